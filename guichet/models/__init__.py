@@ -1,0 +1,7 @@
+"""Storage: Tortoise models, one module per aggregate (see MODEL_MODULES)."""
+
+# The modules Tortoise loads as the "models" app, in one list for the app and aerich.
+MODEL_MODULES = [
+    "guichet.models.people",
+    "guichet.models.auth",
+]

@@ -1,0 +1,1 @@
+"""The application: one module per domain; plain async functions over the viewer."""

@@ -1,0 +1,92 @@
+"""Who may see what: the one place that decides.
+
+Loads by id go through the functions here, which answer NotFound alike for what does
+not exist and what the viewer may not see. Lists and batch functions take their SQL
+conditions from here. Nothing else re-implements these rules.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guichet.models.people import Role
+from guichet.resolvers import people
+from guichet.resolvers.errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context, Viewer
+
+
+def require_role(viewer: Viewer, role: Role) -> None:
+    if not viewer.at_least(role):
+        raise Forbidden()
+
+
+def roles_creatable_by(viewer: Viewer) -> frozenset[Role]:
+    """Agents add customers; admins add anyone but an owner (there is one, made by the CLI)."""
+    if viewer.at_least(Role.ADMIN):
+        return frozenset(r for r in Role if r is not Role.OWNER)
+    if viewer.at_least(Role.AGENT):
+        return frozenset({Role.END_USER})
+    return frozenset()
+
+
+def can_read_email(viewer: Viewer, user_pk: int) -> bool:
+    """A user's e-mail address: to themself and to staff."""
+    return viewer.is_agent or viewer.id == user_pk
+
+
+def visible_users_condition(viewer: Viewer, column: str, param: int) -> tuple[str, list]:
+    """SQL condition on `column` (a user id) for the users the viewer may look up:
+    staff see everyone; a customer sees themself and the members of organizations
+    they belong to that share tickets."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return (
+        f"({column} = ${param} OR {column} IN ("
+        "SELECT peer.user_id FROM organization_member mine"
+        " JOIN organization o ON o.id = mine.organization_id AND o.shared_tickets = TRUE"
+        " JOIN organization_member peer ON peer.organization_id = mine.organization_id"
+        f" WHERE mine.user_id = ${param}))",
+        [viewer.id],
+    )
+
+
+def visible_organizations_condition(viewer: Viewer, column: str, param: int) -> tuple[str, list]:
+    """Staff see every organization; a customer only those they belong to."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return (
+        f"{column} IN (SELECT organization_id FROM organization_member WHERE user_id = ${param})",
+        [viewer.id],
+    )
+
+
+def can_see_groups(viewer: Viewer) -> bool:
+    return viewer.is_agent
+
+
+async def user(context: Context, pk: int) -> people.UserRow:
+    viewer = context.require_viewer()
+    found = await people.user_visible_to(viewer, pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def organization(context: Context, pk: int) -> people.OrganizationRow:
+    viewer = context.require_viewer()
+    found = await people.organization_visible_to(viewer, pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def group(context: Context, pk: int) -> people.GroupRow:
+    viewer = context.require_viewer()
+    if not can_see_groups(viewer):
+        raise NotFound()
+    found = await context.loader(people.groups_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found

@@ -1,0 +1,43 @@
+"""Global Relay ids: opaque to clients, `Type:pk` inside."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+
+def encode(type_name: str, pk: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode(global_id: str) -> tuple[str, int] | None:
+    """(type name, pk), or None for anything that is not one of our ids."""
+    if not isinstance(global_id, str) or not 0 < len(global_id) <= 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(global_id + "=" * (-len(global_id) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    type_name, sep, pk = raw.partition(":")
+    if not sep or not type_name.isidentifier() or not pk.isdigit() or len(pk) > 18:
+        return None
+    return type_name, int(pk)
+
+
+def decode_as(global_id: str, type_name: str) -> int | None:
+    """The pk of an id of that type, or None."""
+    decoded = decode(global_id)
+    if decoded is None or decoded[0] != type_name:
+        return None
+    return decoded[1]
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(f"cursor:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    decoded = decode(cursor)
+    if decoded is None or decoded[0] != "cursor":
+        return None
+    return decoded[1]

@@ -1,0 +1,366 @@
+"""People: users, organizations, groups and their memberships."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from guichet.models import people as models
+from guichet.models.people import Role
+from guichet.resolvers import access, ids
+from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
+from guichet.resolvers.sql import as_datetime, fetch, placeholders
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context, Viewer
+
+EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+
+
+class PeopleErrorCode(StrEnum):
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    NAME_TAKEN = "NAME_TAKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_AN_AGENT = "NOT_AN_AGENT"
+    OWNER_EXISTS = "OWNER_EXISTS"
+
+
+# ---------------------------------------------------------------- rows
+
+
+@dataclass(slots=True)
+class UserRow:
+    pk: int
+    name: str
+    email_address: str
+    role: Role
+    created_at: datetime
+
+    @property
+    def id(self) -> str:
+        return ids.encode("User", self.pk)
+
+
+@dataclass(slots=True)
+class OrganizationRow:
+    pk: int
+    name: str
+    shared_tickets: bool
+    created_at: datetime
+
+    @property
+    def id(self) -> str:
+        return ids.encode("Organization", self.pk)
+
+
+@dataclass(slots=True)
+class GroupRow:
+    pk: int
+    name: str
+    created_at: datetime
+
+    @property
+    def id(self) -> str:
+        return ids.encode("Group", self.pk)
+
+
+USER_COLUMNS = "u.id, u.name, u.email, u.role, u.created_at"
+ORGANIZATION_COLUMNS = "o.id, o.name, o.shared_tickets, o.created_at"
+GROUP_COLUMNS = "g.id, g.name, g.created_at"
+
+
+def user_row(r: dict[str, Any]) -> UserRow:
+    return UserRow(r["id"], r["name"], r["email"], Role(r["role"]), as_datetime(r["created_at"]))
+
+
+def organization_row(r: dict[str, Any]) -> OrganizationRow:
+    return OrganizationRow(r["id"], r["name"], bool(r["shared_tickets"]), as_datetime(r["created_at"]))
+
+
+def group_row(r: dict[str, Any]) -> GroupRow:
+    return GroupRow(r["id"], r["name"], as_datetime(r["created_at"]))
+
+
+# ---------------------------------------------------------------- batch functions
+
+
+async def users_by_id(context: Context, keys: Sequence[int]) -> list[UserRow | None]:
+    rows = await fetch(
+        f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id IN ({placeholders(len(keys))})', *keys
+    )
+    found = {r["id"]: user_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def groups_by_id(context: Context, keys: Sequence[int]) -> list[GroupRow | None]:
+    rows = await fetch(
+        f'SELECT {GROUP_COLUMNS} FROM "group" g WHERE g.id IN ({placeholders(len(keys))})', *keys
+    )
+    found = {r["id"]: group_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def organizations_by_user_id(
+    context: Context, keys: Sequence[int]
+) -> list[list[OrganizationRow]]:
+    """A user's organizations, limited to those the viewer may see."""
+    viewer = context.require_viewer()
+    condition, params = access.visible_organizations_condition(viewer, "o.id", len(keys) + 1)
+    rows = await fetch(
+        f"SELECT m.user_id AS member_id, {ORGANIZATION_COLUMNS} FROM organization_member m"
+        " JOIN organization o ON o.id = m.organization_id"
+        f" WHERE m.user_id IN ({placeholders(len(keys))}) AND {condition} ORDER BY o.name, o.id",
+        *keys,
+        *params,
+    )
+    by_user: dict[int, list[OrganizationRow]] = defaultdict(list)
+    for r in rows:
+        by_user[r["member_id"]].append(organization_row(r))
+    return [by_user.get(k, []) for k in keys]
+
+
+async def groups_by_user_id(context: Context, keys: Sequence[int]) -> list[list[GroupRow]]:
+    rows = await fetch(
+        f"SELECT m.user_id AS member_id, {GROUP_COLUMNS} FROM group_member m"
+        ' JOIN "group" g ON g.id = m.group_id'
+        f" WHERE m.user_id IN ({placeholders(len(keys))}) ORDER BY g.name, g.id",
+        *keys,
+    )
+    by_user: dict[int, list[GroupRow]] = defaultdict(list)
+    for r in rows:
+        by_user[r["member_id"]].append(group_row(r))
+    return [by_user.get(k, []) for k in keys]
+
+
+async def agents_by_group_id(context: Context, keys: Sequence[int]) -> list[list[UserRow]]:
+    rows = await fetch(
+        f"SELECT m.group_id AS group_id, {USER_COLUMNS} FROM group_member m"
+        ' JOIN "user" u ON u.id = m.user_id'
+        f" WHERE m.group_id IN ({placeholders(len(keys))}) ORDER BY u.name, u.id",
+        *keys,
+    )
+    by_group: dict[int, list[UserRow]] = defaultdict(list)
+    for r in rows:
+        by_group[r["group_id"]].append(user_row(r))
+    return [by_group.get(k, []) for k in keys]
+
+
+async def organization_members(
+    organization_pk: int, after_pk: int, limit: int
+) -> tuple[list[UserRow], int]:
+    """One page of an organization's members by id, and how many there are in all."""
+    rows = await fetch(
+        f"SELECT {USER_COLUMNS}, (SELECT COUNT(*) FROM organization_member c"
+        " WHERE c.organization_id = $1) AS total"
+        ' FROM organization_member m JOIN "user" u ON u.id = m.user_id'
+        " WHERE m.organization_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
+        organization_pk,
+        after_pk,
+        limit,
+    )
+    if rows:
+        return [user_row(r) for r in rows], rows[0]["total"]
+    total = await fetch(
+        "SELECT COUNT(*) AS total FROM organization_member WHERE organization_id = $1",
+        organization_pk,
+    )
+    return [], total[0]["total"]
+
+
+async def user_visible_to(viewer: Viewer, pk: int) -> UserRow | None:
+    condition, params = access.visible_users_condition(viewer, "u.id", 2)
+    rows = await fetch(f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id = $1 AND {condition}', pk, *params)
+    return user_row(rows[0]) if rows else None
+
+
+async def organization_visible_to(viewer: Viewer, pk: int) -> OrganizationRow | None:
+    condition, params = access.visible_organizations_condition(viewer, "o.id", 2)
+    rows = await fetch(
+        f"SELECT {ORGANIZATION_COLUMNS} FROM organization o WHERE o.id = $1 AND {condition}",
+        pk,
+        *params,
+    )
+    return organization_row(rows[0]) if rows else None
+
+
+# ---------------------------------------------------------------- rules
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def email_error(email: str, path: list[str]) -> UserError | None:
+    if not email or not email.strip():
+        return UserError("An e-mail address is required.", PeopleErrorCode.REQUIRED, path)
+    if len(email) > 254 or not EMAIL.match(email.strip()):
+        return UserError(f"{email!r} is not an e-mail address.", PeopleErrorCode.INVALID_EMAIL, path)
+    return None
+
+
+def password_error(password: str, path: list[str]) -> UserError | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return UserError(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.",
+            PeopleErrorCode.WEAK_PASSWORD,
+            path,
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return UserError(
+            f"A password has at most {MAX_PASSWORD_LENGTH} characters.", PeopleErrorCode.TOO_LONG, path
+        )
+    return None
+
+
+def _decode_all(global_ids: Sequence[str] | None, type_name: str, path: list[str]) -> list[int]:
+    pks = []
+    for i, gid in enumerate(global_ids or ()):
+        pk = ids.decode_as(gid, type_name)
+        if pk is None:
+            raise Refused(UserError(f"No {type_name.lower()} has the id {gid!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)]))
+        pks.append(pk)
+    return list(dict.fromkeys(pks))
+
+
+async def _require_existing(model, pks: list[int], type_name: str, path: list[str]) -> None:
+    found = set(await model.filter(id__in=pks).values_list("id", flat=True)) if pks else set()
+    for i, pk in enumerate(pks):
+        if pk not in found:
+            raise Refused(
+                UserError(f"No {type_name.lower()} has the id {ids.encode(type_name, pk)!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)])
+            )
+
+
+async def _require_agents(pks: list[int], path: list[str]) -> None:
+    roles = dict(await models.User.filter(id__in=pks).values_list("id", "role")) if pks else {}
+    for i, pk in enumerate(pks):
+        if pk not in roles:
+            raise Refused(UserError(f"No user has the id {ids.encode('User', pk)!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)]))
+        if not Role(roles[pk]).at_least(Role.LIGHT_AGENT):
+            raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, [*path, str(i)]))
+
+
+async def create_user(
+    viewer: Viewer | None,
+    *,
+    name: str,
+    email: str,
+    role: Role,
+    password_hash: str | None,
+    organization_ids: Sequence[str] | None = None,
+    group_ids: Sequence[str] | None = None,
+) -> UserRow:
+    """Add a person. `viewer` is None only for the command line, which may add the owner.
+    The password arrives hashed (see auth.hash_password); its rules are checked by the caller."""
+    if viewer is not None and role not in access.roles_creatable_by(viewer):
+        raise Forbidden(f"Your role may not create {role.value} users.")
+    problems = [
+        text_error(name, ["input", "name"], max_length=200),
+        email_error(email, ["input", "email"]),
+    ]
+    if errors := [p for p in problems if p]:
+        raise Refused(*errors)
+    org_pks = _decode_all(organization_ids, "Organization", ["input", "organizationIds"])
+    group_pks = _decode_all(group_ids, "Group", ["input", "groupIds"])
+    if group_pks and not role.at_least(Role.LIGHT_AGENT):
+        raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, ["input", "groupIds"]))
+    address = normalize_email(email)
+    try:
+        async with in_transaction():
+            await _require_existing(models.Organization, org_pks, "Organization", ["input", "organizationIds"])
+            await _require_existing(models.Group, group_pks, "Group", ["input", "groupIds"])
+            user = await models.User.create(
+                name=name.strip(), email=address, role=role, password_hash=password_hash
+            )
+            for pk in org_pks:
+                await models.OrganizationMember.create(organization_id=pk, user_id=user.id)
+            for pk in group_pks:
+                await models.GroupMember.create(group_id=pk, user_id=user.id)
+    except IntegrityError:
+        # The unique indexes decide, so two concurrent requests cannot both win.
+        if role is Role.OWNER and await models.User.filter(role=Role.OWNER).exists():
+            raise Refused(UserError("There is already an owner; ownership is transferred, not shared.", PeopleErrorCode.OWNER_EXISTS, ["input", "role"])) from None
+        raise Refused(UserError(f"{address} already has an account.", PeopleErrorCode.EMAIL_TAKEN, ["input", "email"])) from None
+    return UserRow(user.id, user.name, user.email, user.role, user.created_at)
+
+
+async def create_organization(viewer: Viewer, *, name: str, shared_tickets: bool) -> OrganizationRow:
+    access.require_role(viewer, Role.ADMIN)
+    if error := text_error(name, ["input", "name"], max_length=200):
+        raise Refused(error)
+    try:
+        org = await models.Organization.create(name=name.strip(), shared_tickets=shared_tickets)
+    except IntegrityError:
+        raise Refused(UserError(f"An organization is already named {name.strip()!r}.", PeopleErrorCode.NAME_TAKEN, ["input", "name"])) from None
+    return OrganizationRow(org.id, org.name, org.shared_tickets, org.created_at)
+
+
+async def create_group(viewer: Viewer, *, name: str, agent_ids: Sequence[str] | None) -> GroupRow:
+    access.require_role(viewer, Role.ADMIN)
+    if error := text_error(name, ["input", "name"], max_length=200):
+        raise Refused(error)
+    agent_pks = _decode_all(agent_ids, "User", ["input", "agentIds"])
+    try:
+        async with in_transaction():
+            await _require_agents(agent_pks, ["input", "agentIds"])
+            group = await models.Group.create(name=name.strip())
+            for pk in agent_pks:
+                await models.GroupMember.create(group_id=group.id, user_id=pk)
+    except IntegrityError:
+        raise Refused(UserError(f"A group is already named {name.strip()!r}.", PeopleErrorCode.NAME_TAKEN, ["input", "name"])) from None
+    return GroupRow(group.id, group.name, group.created_at)
+
+
+async def set_organization_membership(
+    context: Context, *, organization_id: str, user_id: str, member: bool
+) -> OrganizationRow:
+    """Agents put customers in (or take them out of) organizations."""
+    viewer = context.require_viewer()
+    access.require_role(viewer, Role.AGENT)
+    org_pk = ids.decode_as(organization_id, "Organization")
+    user_pk = ids.decode_as(user_id, "User")
+    try:
+        org = await access.organization(context, org_pk or 0)
+    except NotFound:
+        raise Refused(UserError("No such organization.", PeopleErrorCode.NOT_FOUND, ["input", "organizationId"])) from None
+    if user_pk is None or not await models.User.filter(id=user_pk).exists():
+        raise Refused(UserError("No such user.", PeopleErrorCode.NOT_FOUND, ["input", "userId"]))
+    if member:
+        await models.OrganizationMember.get_or_create(organization_id=org_pk, user_id=user_pk)
+    else:
+        await models.OrganizationMember.filter(organization_id=org_pk, user_id=user_pk).delete()
+    return org
+
+
+async def set_group_membership(context: Context, *, group_id: str, user_id: str, member: bool) -> GroupRow:
+    """Admins put agents in (or take them out of) groups."""
+    viewer = context.require_viewer()
+    access.require_role(viewer, Role.ADMIN)
+    group_pk = ids.decode_as(group_id, "Group")
+    try:
+        group = await access.group(context, group_pk or 0)
+    except NotFound:
+        raise Refused(UserError("No such group.", PeopleErrorCode.NOT_FOUND, ["input", "groupId"])) from None
+    user_pk = ids.decode_as(user_id, "User")
+    if user_pk is None:
+        raise Refused(UserError("No such user.", PeopleErrorCode.NOT_FOUND, ["input", "userId"]))
+    if member:
+        await _require_agents([user_pk], ["input", "userId"])
+        await models.GroupMember.get_or_create(group_id=group_pk, user_id=user_pk)
+    else:
+        await models.GroupMember.filter(group_id=group_pk, user_id=user_pk).delete()
+    return group

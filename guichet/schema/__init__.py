@@ -1,0 +1,1 @@
+"""GraphQL only: types, inputs, the @requires directive, and the root assembly (see root.py)."""

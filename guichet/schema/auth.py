@@ -1,0 +1,88 @@
+"""Sign-in: login, logout, changePassword."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import strawberry
+
+from guichet.resolvers import auth
+from guichet.resolvers.errors import Refused
+from guichet.schema.errors import UserError
+from guichet.schema.people import User
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+
+
+@strawberry.type
+class LoginPayload:
+    token: str | None = strawberry.field(
+        default=None,
+        description="Bearer token for the Authorization header and the websocket connection_init payload.",
+    )
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+
+
+@strawberry.type
+class LogoutPayload:
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def _ttl(info: strawberry.Info) -> timedelta:
+    return timedelta(days=info.context.settings.token_ttl_days)
+
+
+@strawberry.type
+class AuthMutation:
+    @strawberry.mutation(
+        description=(
+            "Sign in. The same error answers an unknown address and a wrong password; "
+            "after 5 failures in 15 minutes the address is locked for the rest of that time."
+        )
+    )
+    async def login(self, info: strawberry.Info, input: LoginInput) -> LoginPayload:
+        try:
+            signed_in = await auth.login(
+                info.context.settings.secret_key, _ttl(info), input.email, input.password
+            )
+        except Refused as refused:
+            return LoginPayload(errors=refused.errors)
+        # The rest of this response is read as the user who just signed in.
+        info.context.viewer = signed_in.viewer
+        return LoginPayload(token=signed_in.token, user=signed_in.user)
+
+    @strawberry.mutation(description="End the session this request is signed in with.")
+    async def logout(self, info: strawberry.Info) -> LogoutPayload:
+        await auth.logout(info.context.require_viewer())
+        return LogoutPayload()
+
+    @strawberry.mutation(
+        description="Change the password: every other session ends; the payload has a new token."
+    )
+    async def change_password(
+        self, info: strawberry.Info, input: ChangePasswordInput
+    ) -> LoginPayload:
+        viewer = info.context.require_viewer()
+        try:
+            signed_in = await auth.change_password(
+                info.context.settings.secret_key,
+                _ttl(info),
+                viewer,
+                input.current_password,
+                input.new_password,
+            )
+        except Refused as refused:
+            return LoginPayload(errors=refused.errors)
+        info.context.viewer = signed_in.viewer
+        return LoginPayload(token=signed_in.token, user=signed_in.user)

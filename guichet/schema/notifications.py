@@ -1,0 +1,34 @@
+"""Live notifications of the signed-in user."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+
+import strawberry
+
+from guichet.subscriptions import notifications
+
+
+@strawberry.type(description="Something the viewer should know now.")
+class Notification:
+    kind: str = strawberry.field(description="Stable kind, e.g. ADDED_TO_GROUP, TICKET_ASSIGNED.")
+    message: str
+    created_at: datetime
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, notifications.NotificationRow)
+
+
+@strawberry.type
+class NotificationSubscription:
+    @strawberry.subscription(
+        description=(
+            "The viewer's live notifications: assignments, mentions, activity reminders "
+            "(POPUP), approval decisions, memberships."
+        )
+    )
+    async def notifications(self, info: strawberry.Info) -> AsyncGenerator[Notification, None]:
+        async for row in notifications.notifications_of_viewer(info.context):
+            yield row

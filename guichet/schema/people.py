@@ -1,0 +1,245 @@
+"""People: User, Organization, Group, and the queries and mutations about them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from guichet.models.people import Role as RoleValue
+from guichet.resolvers import access, auth, people
+from guichet.resolvers.errors import Refused
+from guichet.schema.enums import Role, UserRoleInput
+from guichet.schema.errors import UserError
+from guichet.schema.fields import related
+from guichet.schema.relay import Connection, Node, after_position, connection, page_size
+from guichet.schema.requires import requires
+
+
+@strawberry.type(description="A person: a customer (end user) or a member of staff.")
+class User(Node):
+    name: str
+    role: Role
+    created_at: datetime
+    organizations: list[Organization] = related(
+        people.organizations_by_user_id,
+        key="pk",
+        description="Organizations the user belongs to (a customer sees only their own).",
+    )
+    groups: list[Group] | None = related(
+        people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT
+    )
+
+    @strawberry.field(description="Visible to the user themself and to agents.")
+    def email(self, root: people.UserRow, info: strawberry.Info) -> str | None:
+        viewer = info.context.require_viewer()
+        return root.email_address if access.can_read_email(viewer, root.pk) else None
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, people.UserRow)
+
+
+@strawberry.type(description="A customer's company. Members may share their requests.")
+class Organization(Node):
+    name: str
+    shared_tickets: bool = strawberry.field(description="Members may see each other's requests.")
+    created_at: datetime
+
+    @strawberry.field(extensions=[requires(RoleValue.AGENT)])
+    async def members(
+        self, root: people.OrganizationRow, first: int | None = None, after: str | None = None
+    ) -> Connection[User] | None:
+        limit = page_size(first)
+        after_pk = after_position(after)
+        rows, total = await people.organization_members(root.pk, after_pk, limit + 1)
+        return connection(
+            rows[:limit], total, key=lambda r: r.pk, has_next=len(rows) > limit, has_previous=after_pk > 0
+        )
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, people.OrganizationRow)
+
+
+@strawberry.type(description="A team of agents tickets can be assigned to.")
+class Group(Node):
+    name: str
+    created_at: datetime
+    agents: list[User] | None = related(
+        people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, people.GroupRow)
+
+
+# ---------------------------------------------------------------- inputs and payloads
+
+
+@strawberry.input
+class CreateUserInput:
+    name: str
+    email: str
+    password: str | None = None
+    role: UserRoleInput
+    organization_ids: list[strawberry.ID] | None = None
+    group_ids: list[strawberry.ID] | None = None
+
+
+@strawberry.type
+class UserPayload:
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateOrganizationInput:
+    name: str
+    shared_tickets: bool | None = None
+
+
+@strawberry.type
+class OrganizationPayload:
+    organization: Organization | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class CreateGroupInput:
+    name: str
+    agent_ids: list[strawberry.ID] | None = None
+
+
+@strawberry.type
+class GroupPayload:
+    group: Group | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class OrganizationMembershipInput:
+    organization_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class GroupMembershipInput:
+    group_id: strawberry.ID
+    user_id: strawberry.ID
+
+
+# ---------------------------------------------------------------- root fields
+
+
+@strawberry.type
+class PeopleQuery:
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: strawberry.Info) -> User | None:
+        viewer = info.context.require_viewer()
+        return await info.context.loader(people.users_by_id).load(viewer.id)
+
+
+@strawberry.type
+class PeopleMutation:
+    @strawberry.mutation(
+        extensions=[requires(RoleValue.AGENT)],
+        description="Add a person. Agents may add end users only; admins any role but owner.",
+    )
+    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> UserPayload:
+        viewer = info.context.require_viewer()
+        try:
+            password_hash = None
+            if input.password is not None:
+                if problem := people.password_error(input.password, ["input", "password"]):
+                    raise Refused(problem)
+                password_hash = await auth.hash_password(input.password)
+            user = await people.create_user(
+                viewer,
+                name=input.name,
+                email=input.email,
+                role=input.role.role,
+                password_hash=password_hash,
+                organization_ids=input.organization_ids,
+                group_ids=input.group_ids,
+            )
+        except Refused as refused:
+            return UserPayload(errors=refused.errors)
+        return UserPayload(user=user)
+
+    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    async def create_organization(
+        self, info: strawberry.Info, input: CreateOrganizationInput
+    ) -> OrganizationPayload:
+        try:
+            org = await people.create_organization(
+                info.context.require_viewer(),
+                name=input.name,
+                shared_tickets=bool(input.shared_tickets),
+            )
+        except Refused as refused:
+            return OrganizationPayload(errors=refused.errors)
+        return OrganizationPayload(organization=org)
+
+    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    async def create_group(self, info: strawberry.Info, input: CreateGroupInput) -> GroupPayload:
+        try:
+            group = await people.create_group(
+                info.context.require_viewer(), name=input.name, agent_ids=input.agent_ids
+            )
+        except Refused as refused:
+            return GroupPayload(errors=refused.errors)
+        return GroupPayload(group=group)
+
+    @strawberry.mutation(
+        extensions=[requires(RoleValue.AGENT)],
+        description="Put a user in an organization (nothing changes if already a member).",
+    )
+    async def add_organization_member(
+        self, info: strawberry.Info, input: OrganizationMembershipInput
+    ) -> OrganizationPayload:
+        return await _organization_membership(info, input, member=True)
+
+    @strawberry.mutation(extensions=[requires(RoleValue.AGENT)])
+    async def remove_organization_member(
+        self, info: strawberry.Info, input: OrganizationMembershipInput
+    ) -> OrganizationPayload:
+        return await _organization_membership(info, input, member=False)
+
+    @strawberry.mutation(
+        extensions=[requires(RoleValue.ADMIN)],
+        description="Put an agent in a group (nothing changes if already a member).",
+    )
+    async def add_group_member(self, info: strawberry.Info, input: GroupMembershipInput) -> GroupPayload:
+        return await _group_membership(info, input, member=True)
+
+    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    async def remove_group_member(
+        self, info: strawberry.Info, input: GroupMembershipInput
+    ) -> GroupPayload:
+        return await _group_membership(info, input, member=False)
+
+
+async def _organization_membership(
+    info: strawberry.Info, input: OrganizationMembershipInput, *, member: bool
+) -> OrganizationPayload:
+    try:
+        org = await people.set_organization_membership(
+            info.context, organization_id=input.organization_id, user_id=input.user_id, member=member
+        )
+    except Refused as refused:
+        return OrganizationPayload(errors=refused.errors)
+    return OrganizationPayload(organization=org)
+
+
+async def _group_membership(
+    info: strawberry.Info, input: GroupMembershipInput, *, member: bool
+) -> GroupPayload:
+    try:
+        group = await people.set_group_membership(
+            info.context, group_id=input.group_id, user_id=input.user_id, member=member
+        )
+    except Refused as refused:
+        return GroupPayload(errors=refused.errors)
+    return GroupPayload(group=group)

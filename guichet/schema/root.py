@@ -1,0 +1,70 @@
+"""The root schema, composed from an explicit list of per-domain classes."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+from guichet.resolvers import access, ids
+from guichet.resolvers.errors import NotFound
+from guichet.schema.auth import AuthMutation
+from guichet.schema.notifications import NotificationSubscription
+from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQuery, User
+from guichet.schema.protection import EXTENSIONS
+from guichet.schema.relay import Node
+from guichet.schema.requires import check_requires_nullable
+
+# Node types by the type name inside their global id, each loaded through access.
+NODE_LOADERS = {
+    "User": access.user,
+    "Organization": access.organization,
+    "Group": access.group,
+}
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(
+        description="Any object by its global id; null when unknown, malformed or not visible to you."
+    )
+    async def node(self, info: strawberry.Info, id: strawberry.ID) -> Node | None:
+        info.context.require_viewer()
+        decoded = ids.decode(id)
+        load = NODE_LOADERS.get(decoded[0]) if decoded else None
+        if load is None:
+            return None
+        try:
+            return await load(info.context, decoded[1])
+        except NotFound:
+            return None
+
+
+QUERIES = (NodeQuery, PeopleQuery)
+MUTATIONS = (AuthMutation, PeopleMutation)
+SUBSCRIPTIONS = (NotificationSubscription,)
+# Types reachable only through the Node interface must still be in the schema.
+EXTRA_TYPES = (User, Organization, Group)
+
+
+class GuichetSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Refusals are answers, not incidents; unexpected errors are logged where they
+        # are masked (protection.MaskUnexpectedErrors).
+        return None
+
+
+@cache
+def build_schema(debug: bool = False) -> strawberry.Schema:
+    schema = GuichetSchema(
+        query=merge_types("Query", QUERIES),
+        mutation=merge_types("Mutation", MUTATIONS),
+        subscription=merge_types("Subscription", SUBSCRIPTIONS),
+        types=EXTRA_TYPES,
+        extensions=EXTENSIONS,
+        config=StrawberryConfig(disable_field_suggestions=not debug),
+    )
+    check_requires_nullable(schema._schema)
+    return schema

@@ -1,0 +1,69 @@
+"""The Starlette application: /graphql (HTTP and websocket) and /healthz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+
+from guichet.models.db import close_database, open_database
+from guichet.schema.root import build_schema
+from guichet.server.graphql_http import graphql_http
+from guichet.server.health import healthz
+from guichet.server.settings import Settings
+from guichet.server.websocket import GraphQLWebSocket
+from guichet.server.worker import Worker
+from guichet.subscriptions.bus import Bus
+
+
+log = logging.getLogger("guichet.http")
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    return JSONResponse(
+        {"errors": [{"message": error.detail}]}, status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"errors": [{"message": "Unexpected error."}]}, status_code=500)
+
+
+def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await open_database(settings.database_url)
+        await app.state.bus.connect()
+        worker = Worker(settings, app.state.bus) if run_worker else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+            await app.state.bus.disconnect()
+            await close_database()
+
+    app = Starlette(
+        debug=False,
+        routes=[
+            Route("/graphql", graphql_http, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},
+    )
+    app.state.settings = settings
+    app.state.schema = build_schema(settings.debug)
+    app.state.bus = Bus(settings.broadcast_url)
+    websocket = GraphQLWebSocket(app.state)
+    app.router.routes.append(WebSocketRoute("/graphql", websocket))
+    return app

@@ -1,0 +1,29 @@
+"""Credentials at the door: the bearer token of a request or websocket connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from guichet.resolvers.auth import viewer_from_token
+from guichet.resolvers.context import Context, Viewer
+
+
+def bearer_token(value: Any) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value, or None."""
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def viewer_for(state: Any, authorization: Any) -> Viewer | None:
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    return await viewer_from_token(state.settings.secret_key, token)
+
+
+async def context_for(state: Any, authorization: str | None) -> Context:
+    return Context(state.settings, await viewer_for(state, authorization), state.bus)

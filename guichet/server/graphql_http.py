@@ -1,0 +1,200 @@
+"""GraphQL over HTTP, by the GraphQL-over-HTTP specification.
+
+POST with a JSON body, or GET with URL parameters for queries only. The response is
+`application/graphql-response+json` when the client accepts it (request errors then
+answer 400), else `application/json` (request errors answer 200, as the spec asks of
+that media type). Bodies over MAX_BODY_BYTES, bodies that are not JSON objects and
+unknown content types get a 4xx with a JSON error, never a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.types.execution import PreExecutionError
+
+from guichet.server.auth import context_for
+
+log = logging.getLogger("guichet.http")
+
+MAX_BODY_BYTES = 1024 * 1024
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+QUERY_ONLY = (OperationType.QUERY,)
+QUERY_AND_MUTATION = (OperationType.QUERY, OperationType.MUTATION)
+
+
+class RequestProblem(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _json(status: int, body: Any, media_type: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body),
+        status_code=status,
+        media_type=f"{media_type}; charset=utf-8",
+        headers=headers,
+    )
+
+
+def _media_types(accept: str) -> list[str]:
+    types = []
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        quality = 1.0
+        for parameter in fields[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and fields[0]:
+            types.append(fields[0].lower())
+    return types
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header, or None when we have none it takes."""
+    if not accept:
+        return APPLICATION_JSON
+    types = _media_types(accept)
+    for media_type in types:
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            return GRAPHQL_RESPONSE_JSON
+        if media_type in (APPLICATION_JSON, "application/*", "*/*"):
+            return APPLICATION_JSON
+    return None
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestProblem(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestProblem(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    return bytes(body)
+
+
+def _params_from_json(body: bytes) -> dict[str, Any]:
+    if not body:
+        raise RequestProblem(400, "The request body is empty: send a JSON object with a query.")
+    try:
+        params = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise RequestProblem(400, "The request body is not valid JSON.") from None
+    if not isinstance(params, dict):
+        raise RequestProblem(400, "The request body must be a JSON object (batches are not accepted).")
+    return params
+
+
+def _params_from_url(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for name in ("query", "operationName", "variables", "extensions"):
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        if name in ("variables", "extensions"):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                raise RequestProblem(400, f"The {name} parameter is not valid JSON.") from None
+        params[name] = value
+    return params
+
+
+def _check(params: dict[str, Any]) -> tuple[str, str | None, dict | None, dict | None]:
+    query = params.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestProblem(400, "A query (a non-empty string) is required.")
+    operation_name = params.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestProblem(400, "operationName must be a string.")
+    variables = params.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestProblem(400, "variables must be a JSON object.")
+    extensions = params.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestProblem(400, "extensions must be a JSON object.")
+    return query, operation_name, variables, extensions
+
+
+def _wants_ide(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "query" not in request.query_params and "text/html" in accept
+
+
+def _is_request_error(result: Any) -> bool:
+    """No execution happened: parse, validation or variable-coercion errors."""
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+
+
+def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
+    return [error.formatted for error in errors]
+
+
+async def graphql_http(request: Request) -> Response:
+    app = request.app
+    if _wants_ide(request):
+        return HTMLResponse(get_graphql_ide_html("graphiql"))
+    media_type = negotiate(request.headers.get("accept"))
+    try:
+        if media_type is None:
+            raise RequestProblem(
+                406, f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}."
+            )
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != APPLICATION_JSON:
+                raise RequestProblem(415, "Send the request as application/json.")
+            params = _params_from_json(await _read_body(request))
+            allowed = QUERY_AND_MUTATION
+        else:
+            params = _params_from_url(request)
+            allowed = QUERY_ONLY
+        query, operation_name, variables, extensions = _check(params)
+        context = await context_for(app.state, request.headers.get("authorization"))
+        try:
+            result = await app.state.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=context,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if request.method == "GET" and error.operation_type is OperationType.MUTATION:
+                raise RequestProblem(405, "Mutations are sent with POST.", {"Allow": "POST"}) from None
+            raise RequestProblem(400, "Subscriptions run over the websocket at this same URL.") from None
+    except RequestProblem as problem:
+        return _json(
+            problem.status,
+            {"errors": [{"message": problem.message}]},
+            media_type or APPLICATION_JSON,
+            problem.headers,
+        )
+    if _is_request_error(result):
+        status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
+        return _json(status, {"errors": _formatted(result.errors)}, media_type)
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = _formatted(result.errors)
+    return _json(200, body, media_type)

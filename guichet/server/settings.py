@@ -1,0 +1,202 @@
+"""Settings read from the environment, once, at start-up.
+
+Every setting is listed with its default in the README. A bad value raises
+`SettingsError` with one line that names the variable; the CLI prints it and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+log = logging.getLogger("guichet.settings")
+
+DEFAULT_DATABASE_URL = "sqlite://guichet.sqlite3"
+DEFAULT_BROADCAST_URL = "memory://"
+
+
+class SettingsError(Exception):
+    """A setting has a value Guichet cannot start with; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    broadcast_url: str = DEFAULT_BROADCAST_URL
+    secret_key: str = field(default="", repr=False)
+    storage_dir: Path = Path("guichet-storage")
+    smtp_url: str | None = None
+    inbound_token: str | None = field(default=None, repr=False)
+    public_url: str = "http://127.0.0.1:8000"
+    token_ttl_days: int = 30
+    debug: bool = False
+    legacy_graphql_ws: bool = False
+    max_subscriptions_per_connection: int = 20
+    allowed_origins: tuple[str, ...] = ()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite://")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and in-memory databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not 1 <= value <= maximum:
+        raise SettingsError(f"{name} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def _database_url(env: Mapping[str, str]) -> str:
+    url = env.get("GUICHET_DATABASE_URL") or DEFAULT_DATABASE_URL
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
+        return url
+    if scheme in ("postgres", "postgresql", "asyncpg"):
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.path.strip("/"):
+            raise SettingsError(
+                "GUICHET_DATABASE_URL must name a host and a database, "
+                "e.g. postgres://user:password@127.0.0.1:5432/guichet"
+            )
+        # Tortoise names the asyncpg engine "postgres".
+        return "postgres" + url[len(scheme) :]
+    raise SettingsError(
+        "GUICHET_DATABASE_URL must start with sqlite:// or postgres://, "
+        f"got {url.split('://', 1)[0]!r}"
+    )
+
+
+def _broadcast_url(env: Mapping[str, str]) -> str:
+    url = env.get("GUICHET_BROADCAST_URL") or DEFAULT_BROADCAST_URL
+    parts = urlsplit(url)
+    if parts.scheme == "memory":
+        return url
+    if parts.scheme in ("redis", "rediss"):
+        if not parts.hostname:
+            raise SettingsError("GUICHET_BROADCAST_URL must name a host, e.g. redis://127.0.0.1:6379/0")
+        return url
+    raise SettingsError(
+        f"GUICHET_BROADCAST_URL must start with memory:// or redis://, got {parts.scheme or url!r}"
+    )
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("GUICHET_SMTP_URL") or None
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise SettingsError(
+            "GUICHET_SMTP_URL must look like smtp://user:password@host:port "
+            "(smtps:// for implicit TLS)"
+        )
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise SettingsError("GUICHET_SMTP_URL has a port that is not a number") from None
+    return url
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    url = env.get("GUICHET_PUBLIC_URL") or "http://127.0.0.1:8000"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"GUICHET_PUBLIC_URL must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def _secret_key(env: Mapping[str, str], database_url: str, sqlite_path: Path | None) -> str:
+    key = env.get("GUICHET_SECRET_KEY") or ""
+    if key:
+        if len(key) < 32:
+            raise SettingsError("GUICHET_SECRET_KEY must be at least 32 characters long")
+        return key
+    if not database_url.startswith("sqlite://"):
+        raise SettingsError(
+            "GUICHET_SECRET_KEY must be set when the database is PostgreSQL "
+            "(every process must sign tokens with the same key)"
+        )
+    if sqlite_path is None:
+        # An in-memory database lives as long as the process; so does its key.
+        return secrets.token_urlsafe(48)
+    key_file = sqlite_path.with_name(sqlite_path.name + ".secret")
+    if key_file.exists():
+        stored = key_file.read_text().strip()
+        if len(stored) >= 32:
+            return stored
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    log.warning(
+        "GUICHET_SECRET_KEY is not set: generated one and kept it in %s. "
+        "Set GUICHET_SECRET_KEY in production.",
+        key_file,
+    )
+    return key
+
+
+def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("GUICHET_ALLOWED_ORIGINS") or ""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"GUICHET_ALLOWED_ORIGINS has {origin!r}, which is not an origin")
+    return origins
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
+    env = os.environ if env is None else env
+    database_url = _database_url(env)
+    probe = Settings(database_url=database_url)
+    storage = Path(env.get("GUICHET_STORAGE_DIR") or "guichet-storage")
+    return Settings(
+        database_url=database_url,
+        broadcast_url=_broadcast_url(env),
+        secret_key=_secret_key(env, database_url, probe.sqlite_path),
+        storage_dir=storage,
+        smtp_url=_smtp_url(env),
+        inbound_token=env.get("GUICHET_INBOUND_TOKEN") or None,
+        public_url=_public_url(env),
+        token_ttl_days=_positive_int(env, "GUICHET_TOKEN_TTL_DAYS", 30, 3650),
+        debug=_flag(env, "GUICHET_DEBUG", False),
+        legacy_graphql_ws=_flag(env, "GUICHET_LEGACY_GRAPHQL_WS", False),
+        max_subscriptions_per_connection=_positive_int(
+            env, "GUICHET_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1000
+        ),
+        allowed_origins=_origins(env),
+    )

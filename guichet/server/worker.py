@@ -1,0 +1,51 @@
+"""The background worker: periodic jobs that run beside the server (or alone, with
+`guichet worker`). Every job is safe to run in several processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from guichet.resolvers import auth
+from guichet.server.settings import Settings
+
+log = logging.getLogger("guichet.worker")
+
+Job = Callable[[], Awaitable[object]]
+
+
+class Worker:
+    def __init__(self, settings: Settings, bus: object, *, interval_seconds: float = 1.0) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.interval_seconds = interval_seconds
+        # (job, run every N ticks)
+        self.jobs: list[tuple[Job, int]] = [(auth.purge_expired_sign_in_state, 300)]
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="guichet-worker")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def run_once(self, tick: int = 0) -> None:
+        for job, every in self.jobs:
+            if tick % every:
+                continue
+            try:
+                await job()
+            except Exception:  # one failing job must not stop the others
+                log.exception("worker job %s failed", getattr(job, "__name__", job))
+
+    async def run(self) -> None:
+        tick = 0
+        while True:
+            await self.run_once(tick)
+            tick += 1
+            await asyncio.sleep(self.interval_seconds)

@@ -1,0 +1,5 @@
+"""Topic names: one place, so publishers and subscribers cannot drift apart."""
+
+
+def user_notifications(user_pk: int) -> str:
+    return f"guichet:user:{user_pk}:notifications"

@@ -1,0 +1,296 @@
+"""Shared fixtures: a migrated database, the app, a GraphQL client, people of every role.
+
+The suite runs on SQLite + memory:// by default. Set GUICHET_TEST_DATABASE_URL
+(postgres://…, a database the suite may wipe) and GUICHET_TEST_BROADCAST_URL
+(redis://…) to run it on PostgreSQL + Redis; .ci/run does both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from guichet.models import db as database
+from guichet.models.migrate import apply_migrations
+from guichet.models.people import Role
+from guichet.resolvers import auth, people
+from guichet.resolvers.context import Viewer
+from guichet.server.app import create_app
+from guichet.server.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
+
+
+def database_url(tmp: Path) -> str:
+    return os.environ.get("GUICHET_TEST_DATABASE_URL") or f"sqlite://{tmp / 'guichet-test.sqlite3'}"
+
+
+def broadcast_url() -> str:
+    return os.environ.get("GUICHET_TEST_BROADCAST_URL") or "memory://"
+
+
+async def wipe_postgres(url: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tmp = tmp_path_factory.mktemp("guichet")
+    return Settings(
+        database_url=database_url(tmp),
+        broadcast_url=broadcast_url(),
+        secret_key=TEST_SECRET,
+        storage_dir=tmp / "storage",
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator:
+    if not settings.is_sqlite:
+        await wipe_postgres(settings.database_url)
+    await apply_migrations(settings.database_url)
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def password_hash() -> str:
+    return await auth.hash_password(PASSWORD)
+
+
+async def _tables() -> list[str]:
+    if database.dialect() == "sqlite":
+        rows = await database.db().execute_query_dict(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    else:
+        rows = await database.db().execute_query_dict(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
+        )
+    return [r["name"] for r in rows if r["name"] != "aerich"]
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(app) -> AsyncIterator[None]:
+    yield
+    tables = await _tables()
+    if database.dialect() == "sqlite":
+        for table in tables:
+            await database.db().execute_script(f'DELETE FROM "{table}"')
+        await database.db().execute_script("DELETE FROM sqlite_sequence")
+    else:
+        names = ", ".join(f'"{t}"' for t in tables)
+        await database.db().execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+
+# ---------------------------------------------------------------- a GraphQL client
+
+
+@dataclass
+class Person:
+    row: people.UserRow
+    token: str
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def email(self) -> str:
+        return self.row.email_address
+
+    @property
+    def viewer(self) -> Viewer:
+        r = self.row
+        return Viewer(r.pk, r.name, r.email_address, r.role)
+
+
+class Client:
+    """Posts GraphQL to the app in-process, as a real HTTP client would."""
+
+    def __init__(self, app) -> None:
+        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://guichet.test")
+
+    async def __call__(self, query: str, variables: dict | None = None, *, as_: Person | str | None = None) -> dict:
+        response = await self.post(query, variables, as_=as_)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def post(self, query: str, variables: dict | None = None, *, as_: Person | str | None = None, **kwargs) -> httpx.Response:
+        token = as_.token if isinstance(as_, Person) else as_
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", {}))
+        return await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=headers, **kwargs)
+
+
+@pytest.fixture
+async def gql(app) -> AsyncIterator[Client]:
+    client = Client(app)
+    yield client
+    await client.http.aclose()
+
+
+def error_codes(response: dict) -> list[str]:
+    return [e.get("extensions", {}).get("code") for e in response.get("errors", [])]
+
+
+# ---------------------------------------------------------------- people of every role
+
+
+@pytest.fixture
+def make_person(app, password_hash: str):
+    async def make(name: str, email: str, role: Role, *, organizations=(), groups=()) -> Person:
+        row = await people.create_user(
+            None,
+            name=name,
+            email=email,
+            role=role,
+            password_hash=password_hash,
+            organization_ids=[o.id for o in organizations],
+            group_ids=[g.id for g in groups],
+        )
+        token, _ = await auth.issue_token(TEST_SECRET, row.pk, timedelta(days=1))
+        return Person(row, token)
+
+    return make
+
+
+@pytest.fixture
+async def org(app) -> people.OrganizationRow:
+    """Acme shares its tickets among its members."""
+    return await people.create_organization(_setup_admin(), name="Acme", shared_tickets=True)
+
+
+@pytest.fixture
+async def other_org(app) -> people.OrganizationRow:
+    return await people.create_organization(_setup_admin(), name="Globex", shared_tickets=False)
+
+
+@pytest.fixture
+async def group(app) -> people.GroupRow:
+    return await people.create_group(_setup_admin(), name="Tier 1", agent_ids=[])
+
+
+def _setup_admin() -> Viewer:
+    return Viewer(0, "setup", "", Role.ADMIN)
+
+
+@pytest.fixture
+async def owner(make_person) -> Person:
+    return await make_person("Olivia Owner", "owner@guichet.test", Role.OWNER)
+
+
+@pytest.fixture
+async def admin(make_person) -> Person:
+    return await make_person("Adam Admin", "admin@guichet.test", Role.ADMIN)
+
+
+@pytest.fixture
+async def agent(make_person, group) -> Person:
+    return await make_person("Agnès Agent", "agent@guichet.test", Role.AGENT, groups=[group])
+
+
+@pytest.fixture
+async def light_agent(make_person, group) -> Person:
+    return await make_person("Louise Light", "light@guichet.test", Role.LIGHT_AGENT, groups=[group])
+
+
+@pytest.fixture
+async def end_user(make_person, org) -> Person:
+    return await make_person("Alice Customer", "alice@acme.test", Role.END_USER, organizations=[org])
+
+
+@pytest.fixture
+async def colleague(make_person, org) -> Person:
+    """Another member of Acme, which shares tickets."""
+    return await make_person("Bob Colleague", "bob@acme.test", Role.END_USER, organizations=[org])
+
+
+@pytest.fixture
+async def other_customer(make_person, other_org) -> Person:
+    return await make_person("Carol Outsider", "carol@globex.test", Role.END_USER, organizations=[other_org])
+
+
+@pytest.fixture
+async def everyone(owner, admin, agent, light_agent, end_user) -> dict[str, Person]:
+    """One person of each role, by role name."""
+    return {
+        "OWNER": owner,
+        "ADMIN": admin,
+        "AGENT": agent,
+        "LIGHT_AGENT": light_agent,
+        "END_USER": end_user,
+    }
+
+
+# ---------------------------------------------------------------- counting SQL
+
+
+class StatementCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def count_statements():
+    """`with count_statements() as counter:` counts SQL statements sent to the database."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        logger = logging.getLogger("tortoise.db_client")
+        handler = StatementCounter()
+        previous = logger.level
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+        try:
+            yield handler
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous)
+
+    return counting
+
+
+# ---------------------------------------------------------------- a real server on loopback
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def live_server(app) -> AsyncIterator[str]:
+    """The same app served by uvicorn on loopback, for real websocket and HTTP clients."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    await task

@@ -1,0 +1,133 @@
+"""Sign-in: tokens, logout, password changes, throttling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from guichet.models.auth import LoginFailure, Session
+from guichet.resolvers import auth
+from tests.conftest import PASSWORD, TEST_SECRET, error_codes
+
+LOGIN = """
+mutation($email: String!, $password: String!) {
+  login(input: {email: $email, password: $password}) {
+    token user { name email role } errors { code message field }
+  }
+}
+"""
+ME = "{ me { name role email } }"
+
+
+async def test_login_returns_a_token_that_signs_requests_in(gql, agent):
+    result = await gql(LOGIN, {"email": "AGENT@guichet.test ", "password": PASSWORD})
+    payload = result["data"]["login"]
+    assert payload["errors"] == []
+    assert payload["user"] == {"name": agent.row.name, "email": agent.email, "role": "AGENT"}
+    me = await gql(ME, as_=payload["token"])
+    assert me["data"]["me"]["name"] == agent.row.name
+
+
+async def test_unknown_email_and_wrong_password_get_the_same_answer(gql, agent):
+    unknown = await gql(LOGIN, {"email": "nobody@guichet.test", "password": PASSWORD})
+    wrong = await gql(LOGIN, {"email": agent.email, "password": "not the password"})
+    assert unknown["data"]["login"] == wrong["data"]["login"]
+    assert wrong["data"]["login"]["token"] is None
+    assert wrong["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+
+
+async def test_anything_but_login_needs_credentials(gql):
+    result = await gql(ME)
+    assert result["data"]["me"] is None
+    assert error_codes(result) == ["UNAUTHENTICATED"]
+
+
+async def test_a_forged_or_garbled_token_signs_nobody_in(gql, agent):
+    session_id, expires, _signature = agent.token.split(".")
+    for token in (f"{session_id}.{expires}.forged", "garbage", f"{session_id}.9999999999.{_signature}"):
+        assert error_codes(await gql(ME, as_=token)) == ["UNAUTHENTICATED"]
+
+
+async def test_expired_token_no_longer_signs_in(gql, agent):
+    token, session_id = await auth.issue_token(TEST_SECRET, agent.row.pk, timedelta(days=1))
+    await Session.filter(id=session_id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert error_codes(await gql(ME, as_=token)) == ["UNAUTHENTICATED"]
+
+
+async def test_token_lifetime_follows_the_setting(gql, agent, app):
+    result = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
+    expires = int(result["data"]["login"]["token"].split(".")[1])
+    expected = datetime.now(UTC) + timedelta(days=app.state.settings.token_ttl_days)
+    assert abs(expires - expected.timestamp()) < 60
+
+
+async def test_logout_revokes_only_that_token(gql, agent):
+    first = (await gql(LOGIN, {"email": agent.email, "password": PASSWORD}))["data"]["login"]["token"]
+    result = await gql("mutation { logout { errors { code } } }", as_=first)
+    assert result["data"]["logout"]["errors"] == []
+    assert error_codes(await gql(ME, as_=first)) == ["UNAUTHENTICATED"]
+    assert (await gql(ME, as_=agent.token))["data"]["me"]["name"] == agent.row.name
+
+
+async def test_changing_the_password_ends_older_tokens(gql, agent):
+    change = """mutation($current: String!, $new: String!) {
+      changePassword(input: {currentPassword: $current, newPassword: $new}) { token errors { code } }
+    }"""
+    result = await gql(change, {"current": PASSWORD, "new": "a brand new passphrase"}, as_=agent)
+    new_token = result["data"]["changePassword"]["token"]
+    assert result["data"]["changePassword"]["errors"] == []
+    assert error_codes(await gql(ME, as_=agent)) == ["UNAUTHENTICATED"]
+    assert (await gql(ME, as_=new_token))["data"]["me"]["name"] == agent.row.name
+    old = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
+    assert old["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    new = await gql(LOGIN, {"email": agent.email, "password": "a brand new passphrase"})
+    assert new["data"]["login"]["errors"] == []
+
+
+async def test_change_password_refuses_a_wrong_current_password_or_a_weak_new_one(gql, agent):
+    change = """mutation($current: String!, $new: String!) {
+      changePassword(input: {currentPassword: $current, newPassword: $new}) { token errors { code field } }
+    }"""
+    wrong = await gql(change, {"current": "nope", "new": "a brand new passphrase"}, as_=agent)
+    assert wrong["data"]["changePassword"]["errors"] == [
+        {"code": "INVALID_CREDENTIALS", "field": ["input", "currentPassword"]}
+    ]
+    weak = await gql(change, {"current": PASSWORD, "new": "short"}, as_=agent)
+    assert weak["data"]["changePassword"]["errors"] == [{"code": "WEAK_PASSWORD", "field": ["input", "newPassword"]}]
+    assert (await gql(ME, as_=agent))["data"]["me"] is not None
+
+
+async def test_repeated_failures_lock_the_address_even_with_the_right_password(gql, agent):
+    for _ in range(auth.MAX_FAILURES):
+        result = await gql(LOGIN, {"email": agent.email, "password": "wrong guess"})
+        assert result["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    locked = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
+    assert locked["data"]["login"]["token"] is None
+    assert locked["data"]["login"]["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+
+
+async def test_the_lock_ends_with_the_window(gql, agent):
+    old = datetime.now(UTC) - auth.FAILURE_WINDOW - timedelta(seconds=1)
+    for _ in range(auth.MAX_FAILURES):
+        await LoginFailure.create(email=agent.email, failed_at=old)
+    result = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
+    assert result["data"]["login"]["errors"] == []
+
+
+async def test_guesses_batched_under_aliases_are_refused(gql, agent):
+    aliases = " ".join(
+        f'g{i}: login(input: {{email: "{agent.email}", password: "guess {i}"}}) {{ token }}' for i in range(10)
+    )
+    result = await gql(f"mutation {{ {aliases} }}")
+    assert "data" not in result
+    assert error_codes(result) == ["TOO_MANY_LOGINS"]
+    assert await LoginFailure.filter(email=agent.email).count() == 0
+
+
+async def test_purge_forgets_ended_sessions_and_old_failures(agent):
+    token, session_id = await auth.issue_token(TEST_SECRET, agent.row.pk, timedelta(days=1))
+    await Session.filter(id=session_id).update(expires_at=datetime.now(UTC) - timedelta(days=2))
+    await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC) - timedelta(hours=1))
+    await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC))
+    await auth.purge_expired_sign_in_state()
+    assert not await Session.filter(id=session_id).exists()
+    assert await LoginFailure.filter(email=agent.email).count() == 1
