@@ -127,18 +127,31 @@ class Client:
     """Posts GraphQL to the app in-process, as a real HTTP client would."""
 
     def __init__(self, app) -> None:
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://guichet.test")
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://guichet.test"
+        )
 
-    async def __call__(self, query: str, variables: dict | None = None, *, as_: Person | str | None = None) -> dict:
+    async def __call__(
+        self, query: str, variables: dict | None = None, *, as_: Person | str | None = None
+    ) -> dict:
         response = await self.post(query, variables, as_=as_)
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def post(self, query: str, variables: dict | None = None, *, as_: Person | str | None = None, **kwargs) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict | None = None,
+        *,
+        as_: Person | str | None = None,
+        **kwargs,
+    ) -> httpx.Response:
         token = as_.token if isinstance(as_, Person) else as_
         headers = {"authorization": f"Bearer {token}"} if token else {}
         headers.update(kwargs.pop("headers", {}))
-        return await self.http.post("/graphql", json={"query": query, "variables": variables}, headers=headers, **kwargs)
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers, **kwargs
+        )
 
 
 @pytest.fixture
@@ -215,7 +228,9 @@ async def light_agent(make_person, group) -> Person:
 
 @pytest.fixture
 async def end_user(make_person, org) -> Person:
-    return await make_person("Alice Customer", "alice@acme.test", Role.END_USER, organizations=[org])
+    return await make_person(
+        "Alice Customer", "alice@acme.test", Role.END_USER, organizations=[org]
+    )
 
 
 @pytest.fixture
@@ -226,7 +241,9 @@ async def colleague(make_person, org) -> Person:
 
 @pytest.fixture
 async def other_customer(make_person, other_org) -> Person:
-    return await make_person("Carol Outsider", "carol@globex.test", Role.END_USER, organizations=[other_org])
+    return await make_person(
+        "Carol Outsider", "carol@globex.test", Role.END_USER, organizations=[other_org]
+    )
 
 
 @pytest.fixture
@@ -287,9 +304,11 @@ def free_port() -> int:
 async def live_server(app) -> AsyncIterator[str]:
     """The same app served by uvicorn on loopback, for real websocket and HTTP clients."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
     yield f"127.0.0.1:{port}"
     server.should_exit = True

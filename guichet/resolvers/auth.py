@@ -123,7 +123,9 @@ async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> S
     await LoginFailure.filter(email=address).delete()
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
-        token, people.UserRow(user.id, user.name, user.email, user.role, user.created_at), session_id
+        token,
+        people.UserRow(user.id, user.name, user.email, user.role, user.created_at),
+        session_id,
     )
 
 
@@ -158,7 +160,9 @@ async def change_password(
         await Session.filter(user_id=user.id, revoked_at__isnull=True).update(revoked_at=now)
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
-        token, people.UserRow(user.id, user.name, user.email, user.role, user.created_at), session_id
+        token,
+        people.UserRow(user.id, user.name, user.email, user.role, user.created_at),
+        session_id,
     )
 
 

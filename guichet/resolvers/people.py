@@ -22,7 +22,9 @@ from guichet.resolvers.sql import as_datetime, fetch, placeholders
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
 
-EMAIL = re.compile(r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL = re.compile(
+    r"^[^@\s<>\"(),;:]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 
@@ -88,7 +90,9 @@ def user_row(r: dict[str, Any]) -> UserRow:
 
 
 def organization_row(r: dict[str, Any]) -> OrganizationRow:
-    return OrganizationRow(r["id"], r["name"], bool(r["shared_tickets"]), as_datetime(r["created_at"]))
+    return OrganizationRow(
+        r["id"], r["name"], bool(r["shared_tickets"]), as_datetime(r["created_at"])
+    )
 
 
 def group_row(r: dict[str, Any]) -> GroupRow:
@@ -183,7 +187,9 @@ async def organization_members(
 
 async def user_visible_to(viewer: Viewer, pk: int) -> UserRow | None:
     condition, params = access.visible_users_condition(viewer, "u.id", 2)
-    rows = await fetch(f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id = $1 AND {condition}', pk, *params)
+    rows = await fetch(
+        f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id = $1 AND {condition}', pk, *params
+    )
     return user_row(rows[0]) if rows else None
 
 
@@ -208,7 +214,9 @@ def email_error(email: str, path: list[str]) -> UserError | None:
     if not email or not email.strip():
         return UserError("An e-mail address is required.", PeopleErrorCode.REQUIRED, path)
     if len(email) > 254 or not EMAIL.match(email.strip()):
-        return UserError(f"{email!r} is not an e-mail address.", PeopleErrorCode.INVALID_EMAIL, path)
+        return UserError(
+            f"{email!r} is not an e-mail address.", PeopleErrorCode.INVALID_EMAIL, path
+        )
     return None
 
 
@@ -221,7 +229,9 @@ def password_error(password: str, path: list[str]) -> UserError | None:
         )
     if len(password) > MAX_PASSWORD_LENGTH:
         return UserError(
-            f"A password has at most {MAX_PASSWORD_LENGTH} characters.", PeopleErrorCode.TOO_LONG, path
+            f"A password has at most {MAX_PASSWORD_LENGTH} characters.",
+            PeopleErrorCode.TOO_LONG,
+            path,
         )
     return None
 
@@ -231,7 +241,13 @@ def _decode_all(global_ids: Sequence[str] | None, type_name: str, path: list[str
     for i, gid in enumerate(global_ids or ()):
         pk = ids.decode_as(gid, type_name)
         if pk is None:
-            raise Refused(UserError(f"No {type_name.lower()} has the id {gid!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)]))
+            raise Refused(
+                UserError(
+                    f"No {type_name.lower()} has the id {gid!r}.",
+                    PeopleErrorCode.NOT_FOUND,
+                    [*path, str(i)],
+                )
+            )
         pks.append(pk)
     return list(dict.fromkeys(pks))
 
@@ -241,7 +257,11 @@ async def _require_existing(model, pks: list[int], type_name: str, path: list[st
     for i, pk in enumerate(pks):
         if pk not in found:
             raise Refused(
-                UserError(f"No {type_name.lower()} has the id {ids.encode(type_name, pk)!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)])
+                UserError(
+                    f"No {type_name.lower()} has the id {ids.encode(type_name, pk)!r}.",
+                    PeopleErrorCode.NOT_FOUND,
+                    [*path, str(i)],
+                )
             )
 
 
@@ -249,9 +269,19 @@ async def _require_agents(pks: list[int], path: list[str]) -> None:
     roles = dict(await models.User.filter(id__in=pks).values_list("id", "role")) if pks else {}
     for i, pk in enumerate(pks):
         if pk not in roles:
-            raise Refused(UserError(f"No user has the id {ids.encode('User', pk)!r}.", PeopleErrorCode.NOT_FOUND, [*path, str(i)]))
+            raise Refused(
+                UserError(
+                    f"No user has the id {ids.encode('User', pk)!r}.",
+                    PeopleErrorCode.NOT_FOUND,
+                    [*path, str(i)],
+                )
+            )
         if not Role(roles[pk]).at_least(Role.LIGHT_AGENT):
-            raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, [*path, str(i)]))
+            raise Refused(
+                UserError(
+                    "Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, [*path, str(i)]
+                )
+            )
 
 
 async def create_user(
@@ -277,11 +307,17 @@ async def create_user(
     org_pks = _decode_all(organization_ids, "Organization", ["input", "organizationIds"])
     group_pks = _decode_all(group_ids, "Group", ["input", "groupIds"])
     if group_pks and not role.at_least(Role.LIGHT_AGENT):
-        raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, ["input", "groupIds"]))
+        raise Refused(
+            UserError(
+                "Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, ["input", "groupIds"]
+            )
+        )
     address = normalize_email(email)
     try:
         async with in_transaction():
-            await _require_existing(models.Organization, org_pks, "Organization", ["input", "organizationIds"])
+            await _require_existing(
+                models.Organization, org_pks, "Organization", ["input", "organizationIds"]
+            )
             await _require_existing(models.Group, group_pks, "Group", ["input", "groupIds"])
             user = await models.User.create(
                 name=name.strip(), email=address, role=role, password_hash=password_hash
@@ -293,19 +329,39 @@ async def create_user(
     except IntegrityError:
         # The unique indexes decide, so two concurrent requests cannot both win.
         if role is Role.OWNER and await models.User.filter(role=Role.OWNER).exists():
-            raise Refused(UserError("There is already an owner; ownership is transferred, not shared.", PeopleErrorCode.OWNER_EXISTS, ["input", "role"])) from None
-        raise Refused(UserError(f"{address} already has an account.", PeopleErrorCode.EMAIL_TAKEN, ["input", "email"])) from None
+            raise Refused(
+                UserError(
+                    "There is already an owner; ownership is transferred, not shared.",
+                    PeopleErrorCode.OWNER_EXISTS,
+                    ["input", "role"],
+                )
+            ) from None
+        raise Refused(
+            UserError(
+                f"{address} already has an account.",
+                PeopleErrorCode.EMAIL_TAKEN,
+                ["input", "email"],
+            )
+        ) from None
     return UserRow(user.id, user.name, user.email, user.role, user.created_at)
 
 
-async def create_organization(viewer: Viewer, *, name: str, shared_tickets: bool) -> OrganizationRow:
+async def create_organization(
+    viewer: Viewer, *, name: str, shared_tickets: bool
+) -> OrganizationRow:
     access.require_role(viewer, Role.ADMIN)
     if error := text_error(name, ["input", "name"], max_length=200):
         raise Refused(error)
     try:
         org = await models.Organization.create(name=name.strip(), shared_tickets=shared_tickets)
     except IntegrityError:
-        raise Refused(UserError(f"An organization is already named {name.strip()!r}.", PeopleErrorCode.NAME_TAKEN, ["input", "name"])) from None
+        raise Refused(
+            UserError(
+                f"An organization is already named {name.strip()!r}.",
+                PeopleErrorCode.NAME_TAKEN,
+                ["input", "name"],
+            )
+        ) from None
     return OrganizationRow(org.id, org.name, org.shared_tickets, org.created_at)
 
 
@@ -321,7 +377,13 @@ async def create_group(viewer: Viewer, *, name: str, agent_ids: Sequence[str] | 
             for pk in agent_pks:
                 await models.GroupMember.create(group_id=group.id, user_id=pk)
     except IntegrityError:
-        raise Refused(UserError(f"A group is already named {name.strip()!r}.", PeopleErrorCode.NAME_TAKEN, ["input", "name"])) from None
+        raise Refused(
+            UserError(
+                f"A group is already named {name.strip()!r}.",
+                PeopleErrorCode.NAME_TAKEN,
+                ["input", "name"],
+            )
+        ) from None
     return GroupRow(group.id, group.name, group.created_at)
 
 
@@ -336,7 +398,11 @@ async def set_organization_membership(
     try:
         org = await access.organization(context, org_pk or 0)
     except NotFound:
-        raise Refused(UserError("No such organization.", PeopleErrorCode.NOT_FOUND, ["input", "organizationId"])) from None
+        raise Refused(
+            UserError(
+                "No such organization.", PeopleErrorCode.NOT_FOUND, ["input", "organizationId"]
+            )
+        ) from None
     if user_pk is None or not await models.User.filter(id=user_pk).exists():
         raise Refused(UserError("No such user.", PeopleErrorCode.NOT_FOUND, ["input", "userId"]))
     if member:
@@ -346,7 +412,9 @@ async def set_organization_membership(
     return org
 
 
-async def set_group_membership(context: Context, *, group_id: str, user_id: str, member: bool) -> GroupRow:
+async def set_group_membership(
+    context: Context, *, group_id: str, user_id: str, member: bool
+) -> GroupRow:
     """Admins put agents in (or take them out of) groups."""
     viewer = context.require_viewer()
     access.require_role(viewer, Role.ADMIN)
@@ -354,7 +422,9 @@ async def set_group_membership(context: Context, *, group_id: str, user_id: str,
     try:
         group = await access.group(context, group_pk or 0)
     except NotFound:
-        raise Refused(UserError("No such group.", PeopleErrorCode.NOT_FOUND, ["input", "groupId"])) from None
+        raise Refused(
+            UserError("No such group.", PeopleErrorCode.NOT_FOUND, ["input", "groupId"])
+        ) from None
     user_pk = ids.decode_as(user_id, "User")
     if user_pk is None:
         raise Refused(UserError("No such user.", PeopleErrorCode.NOT_FOUND, ["input", "userId"]))

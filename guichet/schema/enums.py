@@ -11,7 +11,9 @@ from guichet.models.people import Role as RoleValue
 Role = strawberry.enum(RoleValue, name="Role", description="Roles, from least to most.")
 
 
-@strawberry.enum(description="Roles an API user may give a new user (the owner is made by the CLI).")
+@strawberry.enum(
+    description="Roles an API user may give a new user (the owner is made by the CLI)."
+)
 class UserRoleInput(Enum):
     END_USER = "END_USER"
     LIGHT_AGENT = "LIGHT_AGENT"

@@ -54,7 +54,11 @@ class Organization(Node):
         after_pk = after_position(after)
         rows, total = await people.organization_members(root.pk, after_pk, limit + 1)
         return connection(
-            rows[:limit], total, key=lambda r: r.pk, has_next=len(rows) > limit, has_previous=after_pk > 0
+            rows[:limit],
+            total,
+            key=lambda r: r.pk,
+            has_next=len(rows) > limit,
+            has_previous=after_pk > 0,
         )
 
     @classmethod
@@ -211,7 +215,9 @@ class PeopleMutation:
         extensions=[requires(RoleValue.ADMIN)],
         description="Put an agent in a group (nothing changes if already a member).",
     )
-    async def add_group_member(self, info: strawberry.Info, input: GroupMembershipInput) -> GroupPayload:
+    async def add_group_member(
+        self, info: strawberry.Info, input: GroupMembershipInput
+    ) -> GroupPayload:
         return await _group_membership(info, input, member=True)
 
     @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
@@ -226,7 +232,10 @@ async def _organization_membership(
 ) -> OrganizationPayload:
     try:
         org = await people.set_organization_membership(
-            info.context, organization_id=input.organization_id, user_id=input.user_id, member=member
+            info.context,
+            organization_id=input.organization_id,
+            user_id=input.user_id,
+            member=member,
         )
     except Refused as refused:
         return OrganizationPayload(errors=refused.errors)

@@ -66,7 +66,9 @@ def _is_list(type_) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def estimated_nodes(schema, selection_set: SelectionSetNode, parent, fragments, seen=frozenset()) -> int:
+def estimated_nodes(
+    schema, selection_set: SelectionSetNode, parent, fragments, seen=frozenset()
+) -> int:
     """The most objects this selection can return: each object field counts 1, times
     the page size of a connection (`first`/`last`, else the default) or the estimate
     of a plain list, times everything selected below it."""
@@ -74,13 +76,18 @@ def estimated_nodes(schema, selection_set: SelectionSetNode, parent, fragments, 
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             name = selection.name.value
-            if name.startswith("__") or not isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+            if name.startswith("__") or not isinstance(
+                parent, (GraphQLObjectType, GraphQLInterfaceType)
+            ):
                 continue
             definition = parent.fields.get(name)
             if definition is None:
                 continue
             named = get_named_type(definition.type)
-            if not isinstance(named, (GraphQLObjectType, GraphQLInterfaceType)) and not selection.selection_set:
+            if (
+                not isinstance(named, (GraphQLObjectType, GraphQLInterfaceType))
+                and not selection.selection_set
+            ):
                 continue
             if named.name.endswith("Connection"):
                 multiplier = _page_size(selection)
@@ -99,14 +106,18 @@ def estimated_nodes(schema, selection_set: SelectionSetNode, parent, fragments, 
         elif isinstance(selection, InlineFragmentNode):
             condition = selection.type_condition
             target = schema.get_type(condition.name.value) if condition else parent
-            total += estimated_nodes(schema, selection.selection_set, target or parent, fragments, seen)
+            total += estimated_nodes(
+                schema, selection.selection_set, target or parent, fragments, seen
+            )
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             fragment = fragments.get(name)
             if fragment is None or name in seen:
                 continue
             target = schema.get_type(fragment.type_condition.name.value)
-            total += estimated_nodes(schema, fragment.selection_set, target, fragments, seen | {name})
+            total += estimated_nodes(
+                schema, fragment.selection_set, target, fragments, seen | {name}
+            )
     return total
 
 
@@ -139,7 +150,9 @@ class OneLoginPerOperationRule(ValidationRule):
         if node.operation is not OperationType.MUTATION:
             return
         logins = [
-            s for s in node.selection_set.selections if isinstance(s, FieldNode) and s.name.value == "login"
+            s
+            for s in node.selection_set.selections
+            if isinstance(s, FieldNode) and s.name.value == "login"
         ]
         if len(logins) > 1:
             self.report_error(
@@ -159,7 +172,9 @@ def _should_mask(error: GraphQLError) -> bool:
     if original is None or isinstance(original, GraphQLError):
         return False
     log.error(
-        "unexpected error at %s", error.path, exc_info=(type(original), original, original.__traceback__)
+        "unexpected error at %s",
+        error.path,
+        exc_info=(type(original), original, original.__traceback__),
     )
     return True
 

@@ -72,7 +72,9 @@ def requires(role: RoleValue) -> Requires:
 
 def check_requires_nullable(schema: GraphQLSchema) -> None:
     """Refuse a schema where a non-root field carrying @requires cannot be null."""
-    roots = {t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t}
+    roots = {
+        t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
+    }
     for type_ in schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name in roots:
             continue

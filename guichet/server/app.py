@@ -21,13 +21,14 @@ from guichet.server.websocket import GraphQLWebSocket
 from guichet.server.worker import Worker
 from guichet.subscriptions.bus import Bus
 
-
 log = logging.getLogger("guichet.http")
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     return JSONResponse(
-        {"errors": [{"message": error.detail}]}, status_code=error.status_code, headers=error.headers
+        {"errors": [{"message": error.detail}]},
+        status_code=error.status_code,
+        headers=error.headers,
     )
 
 

@@ -54,16 +54,24 @@ def migrate() -> None:
     """Apply pending database migrations (safe to run again)."""
     settings = _settings()
     applied = _migrate(settings)
-    typer.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    typer.echo(
+        f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+    )
 
 
 @cli.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only above 1).", min=1, max=64)] = 1,
-    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run background jobs in this server.")] = False,
-    demo: Annotated[bool, typer.Option("--demo", help="Load the demo data into an empty database first.")] = False,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (PostgreSQL only above 1).", min=1, max=64)
+    ] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run background jobs in this server.")
+    ] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo data into an empty database first.")
+    ] = False,
 ) -> None:
     """Apply pending migrations, then serve the API at /graphql."""
     import uvicorn
@@ -121,7 +129,10 @@ def create_user(
     name: Annotated[str, typer.Option(help="Full name.")],
     email: Annotated[str, typer.Option(help="E-mail address (the sign-in name).")],
     password: Annotated[str, typer.Option(help="Password, at least 10 characters.")],
-    role: Annotated[Role, typer.Option(help="END_USER, LIGHT_AGENT, AGENT, ADMIN or OWNER.", case_sensitive=False)],
+    role: Annotated[
+        Role,
+        typer.Option(help="END_USER, LIGHT_AGENT, AGENT, ADMIN or OWNER.", case_sensitive=False),
+    ],
 ) -> None:
     """Add a user; the first thing to do is to add the OWNER (there is exactly one)."""
     from guichet.resolvers import auth, people
@@ -134,7 +145,11 @@ def create_user(
         if problem := people.password_error(password, ["password"]):
             raise Refused(problem)
         return await people.create_user(
-            None, name=name, email=email, role=role, password_hash=await auth.hash_password(password)
+            None,
+            name=name,
+            email=email,
+            role=role,
+            password_hash=await auth.hash_password(password),
         )
 
     try:

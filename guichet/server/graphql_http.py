@@ -16,10 +16,10 @@ import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from guichet.server.auth import context_for
 
@@ -40,7 +40,9 @@ class RequestProblem(Exception):
         self.headers = headers or {}
 
 
-def _json(status: int, body: Any, media_type: str, headers: dict[str, str] | None = None) -> Response:
+def _json(
+    status: int, body: Any, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         orjson.dumps(body),
         status_code=status,
@@ -99,7 +101,9 @@ def _params_from_json(body: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         raise RequestProblem(400, "The request body is not valid JSON.") from None
     if not isinstance(params, dict):
-        raise RequestProblem(400, "The request body must be a JSON object (batches are not accepted).")
+        raise RequestProblem(
+            400, "The request body must be a JSON object (batches are not accepted)."
+        )
     return params
 
 
@@ -143,7 +147,9 @@ def _is_request_error(result: Any) -> bool:
     """No execution happened: parse, validation or variable-coercion errors."""
     if isinstance(result, PreExecutionError):
         return True
-    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+    return (
+        result.data is None and bool(result.errors) and all(e.path is None for e in result.errors)
+    )
 
 
 def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
@@ -157,9 +163,7 @@ async def graphql_http(request: Request) -> Response:
     media_type = negotiate(request.headers.get("accept"))
     try:
         if media_type is None:
-            raise RequestProblem(
-                406, f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}."
-            )
+            raise RequestProblem(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}.")
         if request.method == "POST":
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != APPLICATION_JSON:
@@ -182,8 +186,12 @@ async def graphql_http(request: Request) -> Response:
             )
         except InvalidOperationTypeError as error:
             if request.method == "GET" and error.operation_type is OperationType.MUTATION:
-                raise RequestProblem(405, "Mutations are sent with POST.", {"Allow": "POST"}) from None
-            raise RequestProblem(400, "Subscriptions run over the websocket at this same URL.") from None
+                raise RequestProblem(
+                    405, "Mutations are sent with POST.", {"Allow": "POST"}
+                ) from None
+            raise RequestProblem(
+                400, "Subscriptions run over the websocket at this same URL."
+            ) from None
     except RequestProblem as problem:
         return _json(
             problem.status,

@@ -104,7 +104,9 @@ def _broadcast_url(env: Mapping[str, str]) -> str:
         return url
     if parts.scheme in ("redis", "rediss"):
         if not parts.hostname:
-            raise SettingsError("GUICHET_BROADCAST_URL must name a host, e.g. redis://127.0.0.1:6379/0")
+            raise SettingsError(
+                "GUICHET_BROADCAST_URL must name a host, e.g. redis://127.0.0.1:6379/0"
+            )
         return url
     raise SettingsError(
         f"GUICHET_BROADCAST_URL must start with memory:// or redis://, got {parts.scheme or url!r}"

@@ -49,6 +49,8 @@ class GraphQLWebSocket(GraphQL):
         authorization = params.get("authorization") or params.get("Authorization")
         viewer = await viewer_for(self.state, authorization)
         if viewer is None:
-            raise ConnectionRejectionError({"message": "Send a valid bearer token in connection_init."})
+            raise ConnectionRejectionError(
+                {"message": "Send a valid bearer token in connection_init."}
+            )
         context.viewer = viewer
         return None

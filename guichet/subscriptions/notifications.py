@@ -21,7 +21,9 @@ class NotificationRow:
     created_at: datetime
 
 
-async def notify(context: Context, user_pk: int, kind: str, message: str, created_at: datetime) -> None:
+async def notify(
+    context: Context, user_pk: int, kind: str, message: str, created_at: datetime
+) -> None:
     """Tell one user something, live. Call after the change has committed."""
     if context.bus is not None:
         await context.bus.publish(

@@ -43,7 +43,11 @@ async def test_anything_but_login_needs_credentials(gql):
 
 async def test_a_forged_or_garbled_token_signs_nobody_in(gql, agent):
     session_id, expires, _signature = agent.token.split(".")
-    for token in (f"{session_id}.{expires}.forged", "garbage", f"{session_id}.9999999999.{_signature}"):
+    for token in (
+        f"{session_id}.{expires}.forged",
+        "garbage",
+        f"{session_id}.9999999999.{_signature}",
+    ):
         assert error_codes(await gql(ME, as_=token)) == ["UNAUTHENTICATED"]
 
 
@@ -61,7 +65,9 @@ async def test_token_lifetime_follows_the_setting(gql, agent, app):
 
 
 async def test_logout_revokes_only_that_token(gql, agent):
-    first = (await gql(LOGIN, {"email": agent.email, "password": PASSWORD}))["data"]["login"]["token"]
+    first = (await gql(LOGIN, {"email": agent.email, "password": PASSWORD}))["data"]["login"][
+        "token"
+    ]
     result = await gql("mutation { logout { errors { code } } }", as_=first)
     assert result["data"]["logout"]["errors"] == []
     assert error_codes(await gql(ME, as_=first)) == ["UNAUTHENTICATED"]
@@ -92,7 +98,9 @@ async def test_change_password_refuses_a_wrong_current_password_or_a_weak_new_on
         {"code": "INVALID_CREDENTIALS", "field": ["input", "currentPassword"]}
     ]
     weak = await gql(change, {"current": PASSWORD, "new": "short"}, as_=agent)
-    assert weak["data"]["changePassword"]["errors"] == [{"code": "WEAK_PASSWORD", "field": ["input", "newPassword"]}]
+    assert weak["data"]["changePassword"]["errors"] == [
+        {"code": "WEAK_PASSWORD", "field": ["input", "newPassword"]}
+    ]
     assert (await gql(ME, as_=agent))["data"]["me"] is not None
 
 
@@ -115,7 +123,8 @@ async def test_the_lock_ends_with_the_window(gql, agent):
 
 async def test_guesses_batched_under_aliases_are_refused(gql, agent):
     aliases = " ".join(
-        f'g{i}: login(input: {{email: "{agent.email}", password: "guess {i}"}}) {{ token }}' for i in range(10)
+        f'g{i}: login(input: {{email: "{agent.email}", password: "guess {i}"}}) {{ token }}'
+        for i in range(10)
     )
     result = await gql(f"mutation {{ {aliases} }}")
     assert "data" not in result
@@ -124,7 +133,7 @@ async def test_guesses_batched_under_aliases_are_refused(gql, agent):
 
 
 async def test_purge_forgets_ended_sessions_and_old_failures(agent):
-    token, session_id = await auth.issue_token(TEST_SECRET, agent.row.pk, timedelta(days=1))
+    _token, session_id = await auth.issue_token(TEST_SECRET, agent.row.pk, timedelta(days=1))
     await Session.filter(id=session_id).update(expires_at=datetime.now(UTC) - timedelta(days=2))
     await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC) - timedelta(hours=1))
     await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC))
