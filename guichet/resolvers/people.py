@@ -265,23 +265,18 @@ async def _require_existing(model, pks: list[int], type_name: str, path: list[st
             )
 
 
-async def _require_agents(pks: list[int], path: list[str]) -> None:
+async def _require_agents(pks: list[int], path: list[str], *, indexed: bool = True) -> None:
     roles = dict(await models.User.filter(id__in=pks).values_list("id", "role")) if pks else {}
     for i, pk in enumerate(pks):
+        where = [*path, str(i)] if indexed else path
         if pk not in roles:
             raise Refused(
                 UserError(
-                    f"No user has the id {ids.encode('User', pk)!r}.",
-                    PeopleErrorCode.NOT_FOUND,
-                    [*path, str(i)],
+                    f"No user has the id {ids.encode('User', pk)!r}.", PeopleErrorCode.NOT_FOUND, where
                 )
             )
         if not Role(roles[pk]).at_least(Role.LIGHT_AGENT):
-            raise Refused(
-                UserError(
-                    "Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, [*path, str(i)]
-                )
-            )
+            raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, where))
 
 
 async def create_user(
@@ -429,7 +424,7 @@ async def set_group_membership(
     if user_pk is None:
         raise Refused(UserError("No such user.", PeopleErrorCode.NOT_FOUND, ["input", "userId"]))
     if member:
-        await _require_agents([user_pk], ["input", "userId"])
+        await _require_agents([user_pk], ["input", "userId"], indexed=False)
         await models.GroupMember.get_or_create(group_id=group_pk, user_id=user_pk)
     else:
         await models.GroupMember.filter(group_id=group_pk, user_id=user_pk).delete()

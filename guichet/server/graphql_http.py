@@ -17,7 +17,10 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import (
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
@@ -52,7 +55,8 @@ def _json(
 
 
 def _media_types(accept: str) -> list[str]:
-    types = []
+    """The media types of an Accept header, most preferred first (q=0 means refused)."""
+    weighted = []
     for part in accept.split(","):
         fields = [f.strip() for f in part.split(";")]
         quality = 1.0
@@ -64,8 +68,9 @@ def _media_types(accept: str) -> list[str]:
                 except ValueError:
                     quality = 0.0
         if quality > 0 and fields[0]:
-            types.append(fields[0].lower())
-    return types
+            weighted.append((quality, fields[0].lower()))
+    # sorted() is stable: among equal qualities the client's own order decides.
+    return [media_type for _, media_type in sorted(weighted, key=lambda w: -w[0])]
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -152,6 +157,12 @@ def _is_request_error(result: Any) -> bool:
     )
 
 
+def _no_operation(error: CannotGetOperationTypeError) -> str:
+    if error.operation_name is None:
+        return "The document has no operation to run."
+    return f'The document has no operation named "{error.operation_name}".'
+
+
 def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     return [error.formatted for error in errors]
 
@@ -185,13 +196,18 @@ async def graphql_http(request: Request) -> Response:
                 operation_extensions=extensions,
             )
         except InvalidOperationTypeError as error:
-            if request.method == "GET" and error.operation_type is OperationType.MUTATION:
+            # Only POST allows mutations, so a refused mutation came by GET (or HEAD).
+            if error.operation_type is OperationType.MUTATION:
                 raise RequestProblem(
                     405, "Mutations are sent with POST.", {"Allow": "POST"}
                 ) from None
             raise RequestProblem(
                 400, "Subscriptions run over the websocket at this same URL."
             ) from None
+        except CannotGetOperationTypeError as error:
+            # GraphQL's GetOperation() failed: a request error, answered like a validation
+            # error (strawberry raises it before validation instead of returning it).
+            result = PreExecutionError(data=None, errors=[GraphQLError(_no_operation(error))])
     except RequestProblem as problem:
         return _json(
             problem.status,

@@ -1,0 +1,112 @@
+"""Every root field, from every role's side.
+
+Each root field of the schema has a case here: who may call it and who gets FORBIDDEN
+(or UNAUTHENTICATED without credentials). `test_every_root_field_has_an_authorization_case`
+fails when a field is added to the schema without one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from guichet.resolvers.context import Context
+from guichet.schema.root import build_schema
+from tests.conftest import error_codes
+
+STAFF = frozenset({"LIGHT_AGENT", "AGENT", "ADMIN", "OWNER"})
+AGENTS = frozenset({"AGENT", "ADMIN", "OWNER"})
+ADMINS = frozenset({"ADMIN", "OWNER"})
+EVERYONE = frozenset({"END_USER"}) | STAFF
+ROLES = ["END_USER", "LIGHT_AGENT", "AGENT", "ADMIN", "OWNER", None]  # None: no credentials
+
+
+@dataclass(frozen=True)
+class Case:
+    document: str
+    allowed: frozenset[str]
+    anonymous_allowed: bool = False
+
+
+CASES: dict[str, Case] = {
+    "Query.node": Case('{ node(id: "VXNlcjox") { id } }', EVERYONE),
+    "Query.me": Case("{ me { id } }", EVERYONE),
+    "Mutation.login": Case(
+        'mutation { login(input: {email: "x@y.test", password: "nope"}) { token } }',
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
+    "Mutation.logout": Case("mutation { logout { errors { code } } }", EVERYONE),
+    "Mutation.changePassword": Case(
+        'mutation { changePassword(input: {currentPassword: "wrong", newPassword: "long enough pass"}) { token } }',
+        EVERYONE,
+    ),
+    "Mutation.createUser": Case(
+        'mutation { createUser(input: {name: "N", email: "n@x.test", role: END_USER}) { errors { code } } }',
+        AGENTS,
+    ),
+    "Mutation.createOrganization": Case(
+        'mutation { createOrganization(input: {name: "New Org"}) { errors { code } } }', ADMINS
+    ),
+    "Mutation.createGroup": Case('mutation { createGroup(input: {name: "New Group"}) { errors { code } } }', ADMINS),
+    "Mutation.addOrganizationMember": Case(
+        'mutation { addOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }', AGENTS
+    ),
+    "Mutation.removeOrganizationMember": Case(
+        'mutation { removeOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }', AGENTS
+    ),
+    "Mutation.addGroupMember": Case(
+        'mutation { addGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }', ADMINS
+    ),
+    "Mutation.removeGroupMember": Case(
+        'mutation { removeGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }', ADMINS
+    ),
+    "Subscription.notifications": Case("subscription { notifications { kind } }", EVERYONE),
+}
+
+ACCESS_CODES = {"FORBIDDEN", "UNAUTHENTICATED"}
+
+
+def root_fields() -> list[str]:
+    schema = build_schema()._schema
+    roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
+    return sorted(f"{root.name}.{name}" for root in roots if root for name in root.fields)
+
+
+def test_every_root_field_has_an_authorization_case():
+    missing = sorted(set(root_fields()) - set(CASES))
+    assert not missing, f"root fields without an authorization case in tests/test_authorization.py: {missing}"
+
+
+async def _run(gql, app, case: Case, person) -> list[str]:
+    if case.document.startswith("subscription"):
+        viewer = person.viewer if person else None
+        context = Context(app.state.settings, viewer, app.state.bus)
+        stream = await app.state.schema.subscribe(case.document, context_value=context)
+        if not hasattr(stream, "__anext__"):  # refused before the stream started
+            return [e.extensions.get("code") for e in stream.errors or []]
+        if viewer is not None:
+            await stream.aclose()  # allowed: the stream is open and waiting for events
+            return []
+        first = await stream.__anext__()
+        await stream.aclose()
+        return [e.extensions.get("code") for e in first.errors or []]
+    return error_codes(await gql(case.document, as_=person))
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+@pytest.mark.parametrize("field", sorted(CASES))
+async def test_root_field_authorization(gql, app, everyone, field, role):
+    case = CASES[field]
+    person = everyone[role] if role else None
+    codes = set(await _run(gql, app, case, person))
+    if role is None:
+        if case.anonymous_allowed:
+            assert not codes & ACCESS_CODES
+        else:
+            assert "UNAUTHENTICATED" in codes
+    elif role in case.allowed:
+        assert not codes & ACCESS_CODES, codes
+    else:
+        assert "FORBIDDEN" in codes
