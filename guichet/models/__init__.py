@@ -4,4 +4,5 @@
 MODEL_MODULES = [
     "guichet.models.people",
     "guichet.models.auth",
+    "guichet.models.tickets",
 ]

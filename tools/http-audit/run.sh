@@ -38,9 +38,11 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 base="http://127.0.0.1:$port"
 
 # Serve from the temporary directory so that the secret-key file and the storage
-# directory Guichet creates next to its database end up there too.
+# directory Guichet creates next to its database end up there too. Settings from
+# the caller's environment (a Redis URL, a short key) must not change the result.
 (
   cd "$workdir"
+  for name in $(compgen -e | grep '^GUICHET_' || true); do unset "$name"; done
   GUICHET_DATABASE_URL="sqlite://$workdir/audit.sqlite3" \
     exec "$guichet" serve --host 127.0.0.1 --port "$port"
 ) >"$workdir/server.log" 2>&1 &
