@@ -76,6 +76,10 @@ async def password_hash() -> str:
     return await auth.hash_password(PASSWORD)
 
 
+# Rows the migrations put in place: kept (and reset) between tests.
+KEPT_TABLES = {"aerich", "ticket_counter"}
+
+
 async def _tables() -> list[str]:
     if database.dialect() == "sqlite":
         rows = await database.db().execute_query_dict(
@@ -85,7 +89,7 @@ async def _tables() -> list[str]:
         rows = await database.db().execute_query_dict(
             "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'"
         )
-    return [r["name"] for r in rows if r["name"] != "aerich"]
+    return [r["name"] for r in rows if r["name"] not in KEPT_TABLES]
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +103,7 @@ async def clean_database(app) -> AsyncIterator[None]:
     else:
         names = ", ".join(f'"{t}"' for t in tables)
         await database.db().execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    await database.db().execute_script("UPDATE ticket_counter SET last_number = 0")
 
 
 # ---------------------------------------------------------------- a GraphQL client

@@ -49,20 +49,55 @@ CASES: dict[str, Case] = {
     "Mutation.createOrganization": Case(
         'mutation { createOrganization(input: {name: "New Org"}) { errors { code } } }', ADMINS
     ),
-    "Mutation.createGroup": Case('mutation { createGroup(input: {name: "New Group"}) { errors { code } } }', ADMINS),
+    "Mutation.createGroup": Case(
+        'mutation { createGroup(input: {name: "New Group"}) { errors { code } } }', ADMINS
+    ),
     "Mutation.addOrganizationMember": Case(
-        'mutation { addOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }', AGENTS
+        'mutation { addOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }',
+        AGENTS,
     ),
     "Mutation.removeOrganizationMember": Case(
-        'mutation { removeOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }', AGENTS
+        'mutation { removeOrganizationMember(input: {organizationId: "x", userId: "y"}) { errors { code } } }',
+        AGENTS,
     ),
     "Mutation.addGroupMember": Case(
-        'mutation { addGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }', ADMINS
+        'mutation { addGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }',
+        ADMINS,
     ),
     "Mutation.removeGroupMember": Case(
-        'mutation { removeGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }', ADMINS
+        'mutation { removeGroupMember(input: {groupId: "x", userId: "y"}) { errors { code } } }',
+        ADMINS,
     ),
     "Subscription.notifications": Case("subscription { notifications { kind } }", EVERYONE),
+    "Query.tickets": Case("{ tickets { totalCount } }", EVERYONE),
+    "Query.ticket": Case("{ ticket(number: 1) { id } }", EVERYONE),
+    "Query.customFields": Case("{ customFields { key } }", EVERYONE),
+    "Mutation.createTicket": Case(
+        'mutation { createTicket(input: {subject: "", description: ""}) { errors { code } } }',
+        frozenset({"END_USER"}) | AGENTS,
+    ),
+    "Mutation.updateTicket": Case(
+        'mutation { updateTicket(input: {id: "VGlja2V0Ojk5OQ"}) { errors { code } } }',
+        frozenset({"END_USER"}) | AGENTS,
+    ),
+    "Mutation.addComment": Case(
+        'mutation { addComment(input: {ticketId: "VGlja2V0Ojk5OQ", body: "x"}) { errors { code } } }',
+        EVERYONE,
+    ),
+    "Mutation.markSolved": Case(
+        'mutation { markSolved(ticketId: "VGlja2V0Ojk5OQ") { errors { code } } }', EVERYONE
+    ),
+    "Mutation.createFollowUp": Case(
+        'mutation { createFollowUp(input: {ticketId: "VGlja2V0Ojk5OQ", description: "x"}) { errors { code } } }',
+        frozenset({"END_USER"}) | AGENTS,
+    ),
+    "Mutation.createCustomField": Case(
+        'mutation { createCustomField(input: {key: "k", title: "K", type: TEXT, visibility: PUBLIC}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Subscription.ticketHistory": Case(
+        'subscription { ticketHistory(ticketId: "VGlja2V0Ojk5OQ") { kind } }', EVERYONE
+    ),
 }
 
 ACCESS_CODES = {"FORBIDDEN", "UNAUTHENTICATED"}
@@ -76,7 +111,9 @@ def root_fields() -> list[str]:
 
 def test_every_root_field_has_an_authorization_case():
     missing = sorted(set(root_fields()) - set(CASES))
-    assert not missing, f"root fields without an authorization case in tests/test_authorization.py: {missing}"
+    assert not missing, (
+        f"root fields without an authorization case in tests/test_authorization.py: {missing}"
+    )
 
 
 async def _run(gql, app, case: Case, person) -> list[str]:

@@ -5,16 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from aerich import Command
+from tortoise.context import TortoiseContext
 
 from guichet.models.db import tortoise_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or reached; the message is one line."""
+
+
 async def apply_migrations(database_url: str) -> list[str]:
     """Bring the database up to date; returns the migrations applied (none when current)."""
-    async with Command(
-        tortoise_config(database_url), app="models", location=str(MIGRATIONS_DIR)
-    ) as command:
+    config = tortoise_config(database_url)
+    # A Tortoise context of its own: this migrates the database named here even in a
+    # process that has another one open (a test run, a server), and leaves that one alone.
+    async with TortoiseContext() as context:
+        await context.init(config=config)
+        try:
+            # First, before aerich: it reads a failed query on its version table as "nothing
+            # applied yet", and Tortoise's SQLite client then waits forever on its lock for
+            # a file it could not open.
+            await context.db().execute_query("SELECT 1")
+        except Exception as error:
+            detail = " ".join(str(error).split()) or type(error).__name__
+            raise DatabaseUnavailable(f"cannot open the database: {detail}") from error
+        command = Command(config, app="models", location=str(MIGRATIONS_DIR))
         await command.init()
         return await command.upgrade(run_in_transaction=True)

@@ -46,11 +46,15 @@ class Channel(StrEnum):
 
 # NEW is only ever the first status; CLOSED is final and follows SOLVED only.
 ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
-    TicketStatus.NEW: frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.SOLVED}),
+    TicketStatus.NEW: frozenset(
+        {TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.SOLVED}
+    ),
     TicketStatus.OPEN: frozenset({TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.SOLVED}),
     TicketStatus.PENDING: frozenset({TicketStatus.OPEN, TicketStatus.ON_HOLD, TicketStatus.SOLVED}),
     TicketStatus.ON_HOLD: frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.SOLVED}),
-    TicketStatus.SOLVED: frozenset({TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.CLOSED}),
+    TicketStatus.SOLVED: frozenset(
+        {TicketStatus.OPEN, TicketStatus.PENDING, TicketStatus.ON_HOLD, TicketStatus.CLOSED}
+    ),
     TicketStatus.CLOSED: frozenset(),
 }
 
@@ -60,16 +64,30 @@ class Ticket(Model):
     number = fields.IntField(unique=True)
     subject = fields.CharField(max_length=250)
     description = fields.TextField()
-    status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.NEW, db_index=True)
+    status = fields.CharEnumField(
+        TicketStatus, max_length=16, default=TicketStatus.NEW, db_index=True
+    )
     type = fields.CharEnumField(TicketType, max_length=16, null=True)
     priority = fields.CharEnumField(TicketPriority, max_length=16, null=True)
     via = fields.CharEnumField(Channel, max_length=16)
-    requester = fields.ForeignKeyField("models.User", related_name="requested_tickets", on_delete=fields.RESTRICT)
-    submitter = fields.ForeignKeyField("models.User", related_name="submitted_tickets", on_delete=fields.RESTRICT)
-    assignee = fields.ForeignKeyField("models.User", related_name="assigned_tickets", null=True, on_delete=fields.SET_NULL)
-    group = fields.ForeignKeyField("models.Group", related_name="tickets", null=True, on_delete=fields.SET_NULL)
-    organization = fields.ForeignKeyField("models.Organization", related_name="tickets", null=True, on_delete=fields.SET_NULL)
-    follow_up_of = fields.ForeignKeyField("models.Ticket", related_name="follow_ups", null=True, on_delete=fields.SET_NULL)
+    requester = fields.ForeignKeyField(
+        "models.User", related_name="requested_tickets", on_delete=fields.RESTRICT
+    )
+    submitter = fields.ForeignKeyField(
+        "models.User", related_name="submitted_tickets", on_delete=fields.RESTRICT
+    )
+    assignee = fields.ForeignKeyField(
+        "models.User", related_name="assigned_tickets", null=True, on_delete=fields.SET_NULL
+    )
+    group = fields.ForeignKeyField(
+        "models.Group", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    follow_up_of = fields.ForeignKeyField(
+        "models.Ticket", related_name="follow_ups", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)
     solved_at = fields.DatetimeField(null=True)
@@ -149,8 +167,12 @@ class CustomField(Model):
 
 class CustomFieldValue(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="field_values", on_delete=fields.CASCADE)
-    field = fields.ForeignKeyField("models.CustomField", related_name="values", on_delete=fields.CASCADE)
+    ticket = fields.ForeignKeyField(
+        "models.Ticket", related_name="field_values", on_delete=fields.CASCADE
+    )
+    field = fields.ForeignKeyField(
+        "models.CustomField", related_name="values", on_delete=fields.CASCADE
+    )
     value = fields.JSONField(null=True)
 
     class Meta:
@@ -160,8 +182,12 @@ class CustomFieldValue(Model):
 
 class Comment(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="comments", on_delete=fields.CASCADE)
-    author = fields.ForeignKeyField("models.User", related_name="comments", on_delete=fields.RESTRICT)
+    ticket = fields.ForeignKeyField(
+        "models.Ticket", related_name="comments", on_delete=fields.CASCADE
+    )
+    author = fields.ForeignKeyField(
+        "models.User", related_name="comments", on_delete=fields.RESTRICT
+    )
     body = fields.TextField()
     # False for internal notes, which end users never see.
     public = fields.BooleanField()
@@ -198,9 +224,13 @@ class TicketEvent(Model):
     """One immutable entry of a ticket's history, written in the transaction of the change."""
 
     id = fields.BigIntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="events", on_delete=fields.CASCADE)
+    ticket = fields.ForeignKeyField(
+        "models.Ticket", related_name="events", on_delete=fields.CASCADE
+    )
     kind = fields.CharEnumField(TicketEventKind, max_length=32)
-    actor = fields.ForeignKeyField("models.User", related_name="events", null=True, on_delete=fields.SET_NULL)
+    actor = fields.ForeignKeyField(
+        "models.User", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
     via = fields.CharEnumField(Channel, max_length=16)
     field = fields.CharField(max_length=64, null=True)
     previous_value = fields.JSONField(null=True)
@@ -219,7 +249,9 @@ class IdempotencyKey(Model):
     the first result instead of writing twice."""
 
     id = fields.IntField(primary_key=True)
-    user = fields.ForeignKeyField("models.User", related_name="idempotency_keys", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="idempotency_keys", on_delete=fields.CASCADE
+    )
     operation = fields.CharField(max_length=32)
     key = fields.CharField(max_length=200)
     result_id = fields.IntField(null=True)

@@ -90,3 +90,91 @@ async def group(context: Context, pk: int) -> people.GroupRow:
     if found is None:
         raise NotFound()
     return found
+
+
+# ---------------------------------------------------------------- tickets
+
+
+def visible_tickets_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """SQL condition on ticket `alias` for the tickets the viewer may see — the one
+    deny-by-default rule every ticket list, loader, search and subscription starts from.
+
+    Staff see every ticket. A customer sees the tickets they requested or are CC'd on,
+    and every ticket of an organization they belong to that shares its tickets."""
+    if viewer.is_agent:
+        return "TRUE", []
+    p = f"${param}"
+    return (
+        f"({alias}.requester_id = {p}"
+        f" OR {alias}.id IN (SELECT cc.ticket_id FROM ticket_cc cc WHERE cc.user_id = {p})"
+        f" OR {alias}.organization_id IN (SELECT m.organization_id FROM organization_member m"
+        " JOIN organization o ON o.id = m.organization_id AND o.shared_tickets = TRUE"
+        f" WHERE m.user_id = {p}))",
+        [viewer.id],
+    )
+
+
+def visible_comments_condition(viewer: Viewer, alias: str) -> str:
+    """Internal notes are for staff only."""
+    return "TRUE" if viewer.is_agent else f"{alias}.public = TRUE"
+
+
+def visible_events_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """History events about internal things are for staff only."""
+    return ("TRUE" if viewer.is_agent else f"{alias}.public = TRUE"), []
+
+
+def visible_custom_fields_condition(viewer: Viewer, alias: str) -> str:
+    """Customers see and set PUBLIC custom fields only."""
+    return "TRUE" if viewer.is_agent else f"{alias}.visibility = 'PUBLIC'"
+
+
+def may_work_tickets(viewer: Viewer) -> bool:
+    """Edit ticket properties and answer publicly: agents and above (not light agents)."""
+    return viewer.at_least(Role.AGENT)
+
+
+async def ticket(context: Context, pk: int):
+    """A ticket the viewer may see, or NotFound."""
+    from guichet.resolvers import tickets
+
+    found = await context.loader(tickets.tickets_by_id).load(pk)
+    if found is None:
+        raise NotFound("No such ticket.")
+    return found
+
+
+async def ticket_by_number(context: Context, number: int):
+    from guichet.resolvers import tickets
+
+    found = await tickets.ticket_by_number(context, number)
+    if found is None:
+        raise NotFound("No such ticket.")
+    return found
+
+
+async def event(context: Context, pk: int):
+    from guichet.resolvers import history
+
+    found = await context.loader(history.events_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def comment(context: Context, pk: int):
+    from guichet.resolvers import comments
+
+    found = await context.loader(comments.comments_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def custom_field(context: Context, pk: int):
+    from guichet.resolvers import custom_fields
+
+    found = await context.loader(custom_fields.custom_fields_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found

@@ -21,8 +21,8 @@ class AccessError(GraphQLError):
     code = "FORBIDDEN"
     default_message = "You may not do this."
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.default_message, extensions={"code": self.code})
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        super().__init__(message or self.default_message, extensions={"code": self.code, **details})
 
 
 class Unauthenticated(AccessError):

@@ -118,6 +118,17 @@ async def groups_by_id(context: Context, keys: Sequence[int]) -> list[GroupRow |
     return [found.get(k) for k in keys]
 
 
+async def organizations_by_id(
+    context: Context, keys: Sequence[int]
+) -> list[OrganizationRow | None]:
+    rows = await fetch(
+        f"SELECT {ORGANIZATION_COLUMNS} FROM organization o WHERE o.id IN ({placeholders(len(keys))})",
+        *keys,
+    )
+    found = {r["id"]: organization_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
 async def organizations_by_user_id(
     context: Context, keys: Sequence[int]
 ) -> list[list[OrganizationRow]]:
@@ -272,11 +283,15 @@ async def _require_agents(pks: list[int], path: list[str], *, indexed: bool = Tr
         if pk not in roles:
             raise Refused(
                 UserError(
-                    f"No user has the id {ids.encode('User', pk)!r}.", PeopleErrorCode.NOT_FOUND, where
+                    f"No user has the id {ids.encode('User', pk)!r}.",
+                    PeopleErrorCode.NOT_FOUND,
+                    where,
                 )
             )
         if not Role(roles[pk]).at_least(Role.LIGHT_AGENT):
-            raise Refused(UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, where))
+            raise Refused(
+                UserError("Only agents belong to groups.", PeopleErrorCode.NOT_AN_AGENT, where)
+            )
 
 
 async def create_user(

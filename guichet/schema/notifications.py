@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from guichet.resolvers import tickets
+from guichet.schema.fields import related
 from guichet.subscriptions import notifications
+
+if TYPE_CHECKING:
+    from guichet.schema.tickets import Ticket
 
 
 @strawberry.type(description="Something the viewer should know now.")
@@ -15,6 +21,9 @@ class Notification:
     kind: str = strawberry.field(description="Stable kind, e.g. ADDED_TO_GROUP, TICKET_ASSIGNED.")
     message: str
     created_at: datetime
+    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = related(
+        tickets.tickets_by_id, key="ticket_id", description="The ticket it is about, if any."
+    )
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

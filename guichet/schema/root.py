@@ -10,18 +10,27 @@ from strawberry.tools import merge_types
 
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import NotFound
+from guichet.schema.attachments import Attachment
 from guichet.schema.auth import AuthMutation
+from guichet.schema.comments import Comment, CommentMutation
+from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
+from guichet.schema.history import HistorySubscription, TicketEvent
 from guichet.schema.notifications import NotificationSubscription
 from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQuery, User
 from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
 from guichet.schema.requires import check_requires_nullable
+from guichet.schema.tickets import Ticket, TicketMutation, TicketQuery
 
 # Node types by the type name inside their global id, each loaded through access.
 NODE_LOADERS = {
     "User": access.user,
     "Organization": access.organization,
     "Group": access.group,
+    "Ticket": access.ticket,
+    "Comment": access.comment,
+    "TicketEvent": access.event,
+    "CustomField": access.custom_field,
 }
 
 
@@ -42,11 +51,11 @@ class NodeQuery:
             return None
 
 
-QUERIES = (NodeQuery, PeopleQuery)
-MUTATIONS = (AuthMutation, PeopleMutation)
-SUBSCRIPTIONS = (NotificationSubscription,)
+QUERIES = (NodeQuery, PeopleQuery, TicketQuery, CustomFieldQuery)
+MUTATIONS = (AuthMutation, PeopleMutation, TicketMutation, CommentMutation, CustomFieldMutation)
+SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription)
 # Types reachable only through the Node interface must still be in the schema.
-EXTRA_TYPES = (User, Organization, Group)
+EXTRA_TYPES = (User, Organization, Group, Ticket, Comment, TicketEvent, CustomField, Attachment)
 
 
 class GuichetSchema(strawberry.Schema):

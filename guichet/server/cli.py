@@ -44,9 +44,12 @@ async def _with_database(settings: Settings, work):
 
 
 def _migrate(settings: Settings) -> list[str]:
-    from guichet.models.migrate import apply_migrations
+    from guichet.models.migrate import DatabaseUnavailable, apply_migrations
 
-    return asyncio.run(apply_migrations(settings.database_url))
+    try:
+        return asyncio.run(apply_migrations(settings.database_url))
+    except DatabaseUnavailable as error:
+        raise _fail(f"{error} (check GUICHET_DATABASE_URL)") from None
 
 
 @cli.command()

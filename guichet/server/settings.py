@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -157,11 +157,17 @@ def _secret_key(env: Mapping[str, str], database_url: str, sqlite_path: Path | N
         stored = key_file.read_text().strip()
         if len(stored) >= 32:
             return stored
-    key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key + "\n")
+    try:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key + "\n")
+    except OSError as error:
+        raise SettingsError(
+            f"GUICHET_SECRET_KEY is not set and no key can be kept in {key_file} "
+            f"({error.strerror or error}): set GUICHET_SECRET_KEY or check GUICHET_DATABASE_URL"
+        ) from None
     log.warning(
         "GUICHET_SECRET_KEY is not set: generated one and kept it in %s. "
         "Set GUICHET_SECRET_KEY in production.",
@@ -175,7 +181,15 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     for origin in origins:
         parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        # An origin is scheme://host[:port], nothing more: a browser never sends a path.
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+        ):
             raise SettingsError(f"GUICHET_ALLOWED_ORIGINS has {origin!r}, which is not an origin")
     return origins
 
@@ -186,10 +200,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     database_url = _database_url(env)
     probe = Settings(database_url=database_url)
     storage = Path(env.get("GUICHET_STORAGE_DIR") or "guichet-storage")
-    return Settings(
+    settings = Settings(
         database_url=database_url,
         broadcast_url=_broadcast_url(env),
-        secret_key=_secret_key(env, database_url, probe.sqlite_path),
         storage_dir=storage,
         smtp_url=_smtp_url(env),
         inbound_token=env.get("GUICHET_INBOUND_TOKEN") or None,
@@ -202,3 +215,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         allowed_origins=_origins(env),
     )
+    # Last: a key generated for SQLite is written to disk only once every other value is good.
+    return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

@@ -36,10 +36,11 @@ class GraphQLWebSocket(GraphQL):
             connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
             keep_alive=settings.legacy_graphql_ws,
             keep_alive_interval=15,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            # strawberry normalizes them as browsers send Origin: lowercase, no default port.
+            allowed_origins=settings.allowed_origins,
         )
         self.state = state
-        self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
-        self.allowed_origins = frozenset(settings.allowed_origins)
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         return Context(self.state.settings, None, self.state.bus)

@@ -19,16 +19,27 @@ class NotificationRow:
     kind: str
     message: str
     created_at: datetime
+    ticket_id: int | None = None
 
 
 async def notify(
-    context: Context, user_pk: int, kind: str, message: str, created_at: datetime
+    context: Context,
+    user_pk: int,
+    kind: str,
+    message: str,
+    created_at: datetime,
+    ticket_pk: int | None = None,
 ) -> None:
     """Tell one user something, live. Call after the change has committed."""
     if context.bus is not None:
         await context.bus.publish(
             topics.user_notifications(user_pk),
-            {"kind": kind, "message": message, "created_at": created_at.isoformat()},
+            {
+                "kind": kind,
+                "message": message,
+                "created_at": created_at.isoformat(),
+                "ticket": ticket_pk,
+            },
         )
 
 
@@ -37,4 +48,9 @@ async def notifications_of_viewer(context: Context) -> AsyncIterator[Notificatio
     async with context.bus.subscribe(topics.user_notifications(viewer.id)) as events:
         async for event in events:
             context.next_event()
-            yield NotificationRow(event["kind"], event["message"], as_datetime(event["created_at"]))
+            yield NotificationRow(
+                event["kind"],
+                event["message"],
+                as_datetime(event["created_at"]),
+                event.get("ticket"),
+            )

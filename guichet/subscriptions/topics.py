@@ -3,3 +3,7 @@
 
 def user_notifications(user_pk: int) -> str:
     return f"guichet:user:{user_pk}:notifications"
+
+
+def ticket_history(ticket_pk: int) -> str:
+    return f"guichet:ticket:{ticket_pk}:history"

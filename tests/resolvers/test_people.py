@@ -93,19 +93,27 @@ async def test_only_agents_join_groups(gql, admin, group):
 async def test_admin_creates_organizations_and_groups(gql, admin, agent):
     org = await gql(CREATE_ORG, {"input": {"name": "Initech", "sharedTickets": True}}, as_=admin)
     assert org["data"]["createOrganization"]["organization"]["sharedTickets"] is True
-    group = await gql(CREATE_GROUP, {"input": {"name": "Billing", "agentIds": [agent.id]}}, as_=admin)
+    group = await gql(
+        CREATE_GROUP, {"input": {"name": "Billing", "agentIds": [agent.id]}}, as_=admin
+    )
     assert group["data"]["createGroup"]["group"]["agents"] == [{"name": agent.row.name}]
 
 
 async def test_names_of_organizations_and_groups_are_unique(gql, admin, org, group):
     org_again = await gql(CREATE_ORG, {"input": {"name": org.name}}, as_=admin)
-    assert org_again["data"]["createOrganization"]["errors"] == [{"code": "NAME_TAKEN", "field": ["input", "name"]}]
+    assert org_again["data"]["createOrganization"]["errors"] == [
+        {"code": "NAME_TAKEN", "field": ["input", "name"]}
+    ]
     group_again = await gql(CREATE_GROUP, {"input": {"name": group.name}}, as_=admin)
-    assert group_again["data"]["createGroup"]["errors"] == [{"code": "NAME_TAKEN", "field": ["input", "name"]}]
+    assert group_again["data"]["createGroup"]["errors"] == [
+        {"code": "NAME_TAKEN", "field": ["input", "name"]}
+    ]
 
 
 async def test_a_group_holds_agents_only(gql, admin, end_user):
-    result = await gql(CREATE_GROUP, {"input": {"name": "Billing", "agentIds": [end_user.id]}}, as_=admin)
+    result = await gql(
+        CREATE_GROUP, {"input": {"name": "Billing", "agentIds": [end_user.id]}}, as_=admin
+    )
     assert result["data"]["createGroup"]["errors"][0]["code"] == "NOT_AN_AGENT"
 
 
@@ -113,7 +121,9 @@ async def test_a_group_holds_agents_only(gql, admin, end_user):
 async def test_only_admins_create_organizations_and_groups(gql, everyone, role):
     person = everyone[role]
     assert error_codes(await gql(CREATE_ORG, {"input": {"name": "X"}}, as_=person)) == ["FORBIDDEN"]
-    assert error_codes(await gql(CREATE_GROUP, {"input": {"name": "X"}}, as_=person)) == ["FORBIDDEN"]
+    assert error_codes(await gql(CREATE_GROUP, {"input": {"name": "X"}}, as_=person)) == [
+        "FORBIDDEN"
+    ]
 
 
 MEMBERSHIP = """
@@ -146,7 +156,9 @@ async def test_agents_manage_organization_membership(gql, agent, other_org, end_
 
 async def test_membership_refuses_unknown_ids(gql, agent, other_org):
     result = await gql(MEMBERSHIP, {"org": other_org.id, "user": "bogus"}, as_=agent)
-    assert result["data"]["addOrganizationMember"]["errors"] == [{"code": "NOT_FOUND", "field": ["input", "userId"]}]
+    assert result["data"]["addOrganizationMember"]["errors"] == [
+        {"code": "NOT_FOUND", "field": ["input", "userId"]}
+    ]
     result = await gql(MEMBERSHIP, {"org": agent.id, "user": agent.id}, as_=agent)
     assert result["data"]["addOrganizationMember"]["errors"] == [
         {"code": "NOT_FOUND", "field": ["input", "organizationId"]}
@@ -175,7 +187,9 @@ async def test_admins_put_agents_in_groups_and_agents_cannot(gql, admin, agent, 
 
 async def test_an_end_user_cannot_join_a_group(gql, admin, group, end_user):
     result = await gql(GROUP_MEMBERSHIP, {"group": group.id, "user": end_user.id}, as_=admin)
-    assert result["data"]["addGroupMember"]["errors"] == [{"code": "NOT_AN_AGENT", "field": ["input", "userId"]}]
+    assert result["data"]["addGroupMember"]["errors"] == [
+        {"code": "NOT_AN_AGENT", "field": ["input", "userId"]}
+    ]
 
 
 ME = "{ me { id name email role organizations { name } } }"
@@ -190,7 +204,9 @@ async def test_everyone_sees_themself_as_me(gql, everyone, role):
     assert me["role"] == role
 
 
-USER_BY_ID = 'query($id: ID!) { node(id: $id) { ... on User { name email organizations { name } } } }'
+USER_BY_ID = (
+    "query($id: ID!) { node(id: $id) { ... on User { name email organizations { name } } } }"
+)
 
 
 async def test_email_is_visible_to_agents_and_the_user_only(gql, end_user, colleague, light_agent):
@@ -216,20 +232,26 @@ async def test_an_end_user_sees_only_their_own_organizations_of_a_colleague(
     assert sorted(o["name"] for o in by_staff["organizations"]) == ["Acme", "Globex"]
 
 
-async def test_organization_members_are_listed_to_agents_page_by_page(gql, agent, end_user, colleague, org):
+async def test_organization_members_are_listed_to_agents_page_by_page(
+    gql, agent, end_user, colleague, org
+):
     query = """query($id: ID!, $after: String) { node(id: $id) { ... on Organization {
       members(first: 1, after: $after) { totalCount edges { cursor node { name } } pageInfo { hasNextPage endCursor } } } } }"""
     first = (await gql(query, {"id": org.id}, as_=agent))["data"]["node"]["members"]
     assert first["totalCount"] == 2
     assert first["pageInfo"]["hasNextPage"] is True
-    second = (await gql(query, {"id": org.id, "after": first["pageInfo"]["endCursor"]}, as_=agent))["data"]["node"]["members"]
+    second = (await gql(query, {"id": org.id, "after": first["pageInfo"]["endCursor"]}, as_=agent))[
+        "data"
+    ]["node"]["members"]
     assert second["pageInfo"]["hasNextPage"] is False
     names = [e["node"]["name"] for e in first["edges"] + second["edges"]]
     assert sorted(names) == sorted([end_user.row.name, colleague.row.name])
 
 
 async def test_an_end_user_cannot_list_organization_members(gql, end_user, org):
-    query = 'query($id: ID!) { node(id: $id) { ... on Organization { name members { totalCount } } } }'
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on Organization { name members { totalCount } } } }"
+    )
     result = await gql(query, {"id": org.id}, as_=end_user)
     assert result["data"]["node"] == {"name": "Acme", "members": None}
     assert error_codes(result) == ["FORBIDDEN"]
@@ -237,8 +259,10 @@ async def test_an_end_user_cannot_list_organization_members(gql, end_user, org):
 
 
 async def test_groups_are_hidden_from_end_users(gql, end_user, light_agent, group, agent):
-    query = 'query($id: ID!) { node(id: $id) { ... on Group { name agents { name } } } }'
+    query = "query($id: ID!) { node(id: $id) { ... on Group { name agents { name } } } }"
     assert (await gql(query, {"id": group.id}, as_=end_user))["data"]["node"] is None
     seen = (await gql(query, {"id": group.id}, as_=light_agent))["data"]["node"]
     assert seen["name"] == group.name
-    assert sorted(a["name"] for a in seen["agents"]) == sorted([agent.row.name, light_agent.row.name])
+    assert sorted(a["name"] for a in seen["agents"]) == sorted(
+        [agent.row.name, light_agent.row.name]
+    )

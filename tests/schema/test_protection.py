@@ -13,7 +13,7 @@ async def test_too_deep_a_query_is_refused_before_running(gql, agent):
     nested = "name"
     for _ in range(4):
         nested = level % nested
-    nested = "{ me { %s } }" % nested
+    nested = "{ me { " + nested + " } }"
     result = await gql(nested, as_=agent)
     assert "data" not in result
     assert "exceeds maximum operation depth" in result["errors"][0]["message"]
@@ -49,12 +49,14 @@ async def test_the_cost_counts_fragments_too(gql, agent):
 
 
 async def test_a_dashboard_sized_query_is_within_the_cost_limit(gql, agent):
-    result = await gql("{ me { organizations { members(first: 50) { edges { node { name } } } } } }", as_=agent)
+    result = await gql(
+        "{ me { organizations { members(first: 50) { edges { node { name } } } } } }", as_=agent
+    )
     assert "errors" not in result
 
 
 async def test_a_page_larger_than_the_cap_is_refused(gql, agent, org):
-    query = 'query($id: ID!, $n: Int) { node(id: $id) { ... on Organization { members(first: $n) { totalCount } } } }'
+    query = "query($id: ID!, $n: Int) { node(id: $id) { ... on Organization { members(first: $n) { totalCount } } } }"
     result = await gql(query, {"id": org.id, "n": MAX_PAGE_SIZE + 1}, as_=agent)
     assert error_codes(result) == ["BAD_USER_INPUT"]
     ok = await gql(query, {"id": org.id, "n": MAX_PAGE_SIZE}, as_=agent)
@@ -72,7 +74,9 @@ async def test_field_suggestions_are_not_given(gql, agent):
     assert result["errors"][0]["message"] == "Cannot query field 'mee' on type 'Query'."
 
 
-async def test_unexpected_errors_are_masked_but_validation_messages_are_not(gql, agent, monkeypatch):
+async def test_unexpected_errors_are_masked_but_validation_messages_are_not(
+    gql, agent, monkeypatch
+):
     async def broken(context, keys):
         raise RuntimeError('relation "user" does not exist; asyncpg.exceptions.UndefinedTableError')
 

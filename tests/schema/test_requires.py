@@ -15,8 +15,14 @@ def test_the_schema_prints_the_directive_and_each_rule():
     sdl = build_schema().as_str()
     assert "directive @requires(role: Role!) on FIELD_DEFINITION" in sdl
     assert "groups: [Group!] @requires(role: LIGHT_AGENT)" in sdl
-    assert "members(first: Int = null, after: String = null): UserConnection @requires(role: AGENT)" in sdl
-    assert "createOrganization(input: CreateOrganizationInput!): OrganizationPayload! @requires(role: ADMIN)" in sdl
+    assert (
+        "members(first: Int = null, after: String = null): UserConnection @requires(role: AGENT)"
+        in sdl
+    )
+    assert (
+        "createOrganization(input: CreateOrganizationInput!): OrganizationPayload! @requires(role: ADMIN)"
+        in sdl
+    )
 
 
 @strawberry.type

@@ -1,0 +1,275 @@
+"""Custom ticket fields: defined by admins, each AGENTS_ONLY or PUBLIC, values checked
+against their field."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from tortoise.exceptions import IntegrityError
+
+from guichet.models.people import Role
+from guichet.models.tickets import CustomField, CustomFieldType, FieldVisibility
+from guichet.resolvers import access, ids
+from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.sql import fetch, placeholders
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context, Viewer
+
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_TEXT = 10_000
+MAX_OPTIONS = 200
+
+
+class CustomFieldErrorCode(StrEnum):
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_KEY = "INVALID_KEY"
+    KEY_TAKEN = "KEY_TAKEN"
+    INVALID_OPTIONS = "INVALID_OPTIONS"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    INVALID_VALUE = "INVALID_VALUE"
+    DUPLICATE = "DUPLICATE"
+
+
+@dataclass(slots=True)
+class CustomFieldRow:
+    pk: int
+    key: str
+    title: str
+    type: CustomFieldType
+    visibility: FieldVisibility
+    options: list[str] | None
+    required_for_end_users: bool
+
+    @property
+    def id(self) -> str:
+        return ids.encode("CustomField", self.pk)
+
+
+@dataclass(slots=True)
+class FieldValueRow:
+    field: CustomFieldRow
+    value: Any
+
+
+def _row(r: dict[str, Any]) -> CustomFieldRow:
+    options = r["options"]
+    if isinstance(options, (str, bytes)):
+        options = orjson.loads(options)
+    return CustomFieldRow(
+        r["id"],
+        r["key"],
+        r["title"],
+        CustomFieldType(r["type"]),
+        FieldVisibility(r["visibility"]),
+        options,
+        bool(r["required_for_end_users"]),
+    )
+
+
+FIELD_COLUMNS = "f.id, f.key, f.title, f.type, f.visibility, f.options, f.required_for_end_users"
+
+
+async def fields_visible_to(viewer: Viewer) -> dict[str, CustomFieldRow]:
+    rows = await fetch(
+        f"SELECT {FIELD_COLUMNS} FROM custom_field f"
+        f" WHERE {access.visible_custom_fields_condition(viewer, 'f')} ORDER BY f.id"
+    )
+    return {r["key"]: _row(r) for r in rows}
+
+
+async def values_by_ticket(context: Context, keys: Sequence[int]) -> list[list[FieldValueRow]]:
+    viewer = context.require_viewer()
+    rows = await fetch(
+        f"SELECT v.ticket_id, v.value, {FIELD_COLUMNS} FROM custom_field_value v"
+        " JOIN custom_field f ON f.id = v.field_id"
+        f" WHERE v.ticket_id IN ({placeholders(len(keys))})"
+        f" AND {access.visible_custom_fields_condition(viewer, 'f')} ORDER BY f.id",
+        *keys,
+    )
+    by_ticket: dict[int, list[FieldValueRow]] = defaultdict(list)
+    for r in rows:
+        value = r["value"]
+        if isinstance(value, (str, bytes)):
+            value = orjson.loads(value)
+        by_ticket[r["ticket_id"]].append(FieldValueRow(_row(r), value))
+    return [by_ticket.get(k, []) for k in keys]
+
+
+def checked_value(field: CustomFieldRow, value: Any, path: list[str]) -> Any:
+    """The value to store for `field`, or Refused. None clears the value."""
+
+    def invalid(why: str) -> Refused:
+        return Refused(UserError(f"{field.key}: {why}", CustomFieldErrorCode.INVALID_VALUE, path))
+
+    if value is None:
+        return None
+    match field.type:
+        case CustomFieldType.TEXT:
+            if not isinstance(value, str):
+                raise invalid("expects text.")
+            if len(value) > MAX_TEXT:
+                raise invalid(f"at most {MAX_TEXT} characters.")
+            return value
+        case CustomFieldType.NUMBER:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise invalid("expects a number.")
+            if value != value or value in (float("inf"), float("-inf")):
+                raise invalid("expects a finite number.")
+            return value
+        case CustomFieldType.CHECKBOX:
+            if not isinstance(value, bool):
+                raise invalid("expects true or false.")
+            return value
+        case CustomFieldType.DROPDOWN:
+            if value not in (field.options or []):
+                raise invalid(f"expects one of {', '.join(field.options or [])}.")
+            return value
+        case CustomFieldType.DATE:
+            try:
+                if not isinstance(value, str) or len(value) != 10:
+                    raise ValueError(value)
+                return date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise invalid("expects a date as YYYY-MM-DD.") from None
+    raise invalid("has an unknown type.")
+
+
+def checked_values(
+    viewer_fields: dict[str, CustomFieldRow], inputs: Sequence[Any] | None, path: list[str]
+) -> dict[CustomFieldRow, Any]:
+    """{field: value} for input values (objects with .key and .value). A key the viewer
+    may not see is unknown: customers never learn that agent-only fields exist."""
+    values: dict[str, tuple[CustomFieldRow, Any]] = {}
+    for i, item in enumerate(inputs or ()):
+        where = [*path, str(i)]
+        field = viewer_fields.get(item.key)
+        if field is None:
+            raise Refused(
+                UserError(
+                    f"No custom field has the key {item.key!r}.",
+                    CustomFieldErrorCode.UNKNOWN_FIELD,
+                    [*where, "key"],
+                )
+            )
+        if item.key in values:
+            raise Refused(
+                UserError(
+                    f"{item.key} is given twice.", CustomFieldErrorCode.DUPLICATE, [*where, "key"]
+                )
+            )
+        values[item.key] = (field, checked_value(field, item.value, [*where, "value"]))
+    return {f: v for f, v in values.values()}
+
+
+def missing_required(
+    viewer_fields: dict[str, CustomFieldRow], given: dict[CustomFieldRow, Any], path: list[str]
+) -> list[UserError]:
+    keys = {f.key for f, v in given.items() if v not in (None, "")}
+    return [
+        UserError(f"{f.title} is required.", CustomFieldErrorCode.REQUIRED, path)
+        for f in viewer_fields.values()
+        if f.required_for_end_users and f.visibility is FieldVisibility.PUBLIC and f.key not in keys
+    ]
+
+
+async def create_custom_field(
+    viewer: Viewer,
+    *,
+    key: str,
+    title: str,
+    type: CustomFieldType,
+    visibility: FieldVisibility,
+    options: Sequence[str] | None,
+    required_for_end_users: bool,
+) -> CustomFieldRow:
+    access.require_role(viewer, Role.ADMIN)
+    if not KEY.match(key or ""):
+        raise Refused(
+            UserError(
+                "A key is 1 to 64 lower-case letters, digits or _, starting with a letter.",
+                CustomFieldErrorCode.INVALID_KEY,
+                ["input", "key"],
+            )
+        )
+    if error := text_error(title, ["input", "title"], max_length=200):
+        raise Refused(error)
+    if type is CustomFieldType.DROPDOWN:
+        cleaned = [o.strip() for o in options or []]
+        if (
+            not cleaned
+            or any(not o or len(o) > 200 for o in cleaned)
+            or len(set(cleaned)) != len(cleaned)
+            or len(cleaned) > MAX_OPTIONS
+        ):
+            raise Refused(
+                UserError(
+                    f"A dropdown needs 1 to {MAX_OPTIONS} distinct, non-empty options.",
+                    CustomFieldErrorCode.INVALID_OPTIONS,
+                    ["input", "options"],
+                )
+            )
+        options = cleaned
+    elif options:
+        raise Refused(
+            UserError(
+                "Only dropdowns have options.",
+                CustomFieldErrorCode.INVALID_OPTIONS,
+                ["input", "options"],
+            )
+        )
+    else:
+        options = None
+    if required_for_end_users and visibility is FieldVisibility.AGENTS_ONLY:
+        raise Refused(
+            UserError(
+                "An agents-only field cannot be required from customers.",
+                CustomFieldErrorCode.INVALID_OPTIONS,
+                ["input", "requiredForEndUsers"],
+            )
+        )
+    try:
+        field = await CustomField.create(
+            key=key,
+            title=title.strip(),
+            type=type,
+            visibility=visibility,
+            options=options,
+            required_for_end_users=required_for_end_users,
+        )
+    except IntegrityError:
+        raise Refused(
+            UserError(
+                f"A custom field already has the key {key!r}.",
+                CustomFieldErrorCode.KEY_TAKEN,
+                ["input", "key"],
+            )
+        ) from None
+    return CustomFieldRow(
+        field.id,
+        field.key,
+        field.title,
+        field.type,
+        field.visibility,
+        field.options,
+        field.required_for_end_users,
+    )
+
+
+async def custom_fields_by_id(context: Context, keys: Sequence[int]) -> list[CustomFieldRow | None]:
+    viewer = context.require_viewer()
+    rows = await fetch(
+        f"SELECT {FIELD_COLUMNS} FROM custom_field f WHERE f.id IN ({placeholders(len(keys))})"
+        f" AND {access.visible_custom_fields_condition(viewer, 'f')}",
+        *keys,
+    )
+    found = {r["id"]: _row(r) for r in rows}
+    return [found.get(k) for k in keys]

@@ -1,0 +1,90 @@
+"""Comments: public replies and internal notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from guichet.resolvers import comments, people
+from guichet.resolvers.errors import Refused
+from guichet.schema.attachments import Attachment, Upload
+from guichet.schema.errors import UserError
+from guichet.schema.fields import related
+from guichet.schema.people import User
+from guichet.schema.relay import Node
+from guichet.schema.ticket_enums import Channel
+
+if TYPE_CHECKING:
+    from guichet.schema.tickets import Ticket
+
+
+@strawberry.type(description="A reply or an internal note on a ticket.")
+class Comment(Node):
+    body: str
+    public: bool = strawberry.field(
+        description="False for internal notes: never visible to end users."
+    )
+    via: Channel
+    created_at: datetime
+    author: User = related(people.users_by_id, key="author_id")
+
+    @strawberry.field(
+        description="Files attached to the comment (uploads are not accepted yet: always empty)."
+    )
+    def attachments(
+        self,
+    ) -> list[Attachment]:
+        return []
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, comments.CommentRow)
+
+
+@strawberry.input
+class AddCommentInput:
+    ticket_id: strawberry.ID
+    body: str
+    public: bool | None = strawberry.field(
+        default=None, description="Defaults to true; end users can only write public comments."
+    )
+    attachments: list[Upload] | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Retrying with the same key returns the first result instead of commenting twice.",
+    )
+
+
+@strawberry.type
+class CommentPayload:
+    comment: Comment | None = None
+    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CommentMutation:
+    @strawberry.mutation(
+        description=(
+            "Reply publicly or add an internal note. End users write public replies only and "
+            "reopen a solved ticket by replying; light agents write internal notes only."
+        )
+    )
+    async def add_comment(self, info: strawberry.Info, input: AddCommentInput) -> CommentPayload:
+        if input.attachments:
+            from guichet.schema.tickets import NO_ATTACHMENTS
+
+            return CommentPayload(errors=[NO_ATTACHMENTS])
+        try:
+            comment, ticket = await comments.add_comment(
+                info.context,
+                ticket_id=input.ticket_id,
+                body=input.body,
+                public=input.public,
+                idempotency_key=input.idempotency_key,
+            )
+        except Refused as refused:
+            return CommentPayload(errors=refused.errors)
+        return CommentPayload(comment=comment, ticket=ticket)

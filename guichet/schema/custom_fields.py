@@ -1,0 +1,88 @@
+"""Custom ticket fields and their values."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from guichet.models.people import Role
+from guichet.resolvers import custom_fields
+from guichet.resolvers.errors import Refused
+from guichet.schema.errors import UserError
+from guichet.schema.relay import Node
+from guichet.schema.requires import requires
+from guichet.schema.ticket_enums import CustomFieldType, FieldVisibility
+
+
+@strawberry.type(description="A ticket field an admin defined. End users see PUBLIC ones only.")
+class CustomField(Node):
+    key: str
+    title: str
+    type: CustomFieldType
+    visibility: FieldVisibility
+    options: list[str] | None = strawberry.field(description="The choices of a DROPDOWN.")
+    required_for_end_users: bool
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, custom_fields.CustomFieldRow)
+
+
+@strawberry.type
+class CustomFieldValue:
+    field: CustomField
+    value: JSON | None
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, custom_fields.FieldValueRow)
+
+
+@strawberry.input
+class CustomFieldValueInput:
+    key: str
+    value: JSON | None = None
+
+
+@strawberry.input
+class CreateCustomFieldInput:
+    key: str = strawberry.field(description="Stable key: lower-case letters, digits and _.")
+    title: str
+    type: CustomFieldType
+    visibility: FieldVisibility
+    options: list[str] | None = None
+    required_for_end_users: bool = False
+
+
+@strawberry.type
+class CustomFieldPayload:
+    custom_field: CustomField | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CustomFieldQuery:
+    @strawberry.field(description="The custom ticket fields the viewer may see and set.")
+    async def custom_fields(self, info: strawberry.Info) -> list[CustomField]:
+        return list((await custom_fields.fields_visible_to(info.context.require_viewer())).values())
+
+
+@strawberry.type
+class CustomFieldMutation:
+    @strawberry.mutation(extensions=[requires(Role.ADMIN)])
+    async def create_custom_field(
+        self, info: strawberry.Info, input: CreateCustomFieldInput
+    ) -> CustomFieldPayload:
+        try:
+            field = await custom_fields.create_custom_field(
+                info.context.require_viewer(),
+                key=input.key,
+                title=input.title,
+                type=input.type,
+                visibility=input.visibility,
+                options=input.options,
+                required_for_end_users=input.required_for_end_users,
+            )
+        except Refused as refused:
+            return CustomFieldPayload(errors=refused.errors)
+        return CustomFieldPayload(custom_field=field)

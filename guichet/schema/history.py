@@ -1,0 +1,66 @@
+"""Ticket history: immutable events, listed and pushed live."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from guichet.resolvers import history, people, tickets
+from guichet.schema.fields import related
+from guichet.schema.people import User
+from guichet.schema.relay import Node
+from guichet.schema.ticket_enums import Channel, TicketEventKind
+from guichet.subscriptions import history as live_history
+
+if TYPE_CHECKING:
+    from guichet.schema.tickets import Ticket
+
+
+@strawberry.type(
+    description="One immutable entry in a ticket's history: who did what, through which channel."
+)
+class TicketEvent(Node):
+    kind: TicketEventKind
+    via: Channel
+    field: str | None = strawberry.field(description="For FIELD_CHANGED: the field name.")
+    previous_value: JSON | None
+    new_value: JSON | None
+    data: JSON | None = strawberry.field(
+        description="Free-form details (comment id, approval id, rule name, notification channel and recipient...)."
+    )
+    public: bool = strawberry.field(
+        description="False when only agents may see this event (e.g. an internal note)."
+    )
+    created_at: datetime
+    actor: User | None = related(
+        people.users_by_id,
+        key="actor_id",
+        description="Null for automatic actions (rules, reminders, system).",
+    )
+    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] = related(
+        tickets.tickets_by_id, key="ticket_id"
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, history.EventRow)
+
+
+@strawberry.type
+class HistorySubscription:
+    @strawberry.subscription(
+        description=(
+            "Every new history event of a ticket the viewer may see, filtered by visibility. "
+            "With `after` (an event cursor or id), first replays the visible events after it, "
+            "so a client that reconnects loses nothing."
+        )
+    )
+    async def ticket_history(
+        self, info: strawberry.Info, ticket_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[TicketEvent, None]:
+        async for event in live_history.ticket_history(info.context, ticket_id, after):
+            yield event

@@ -1,0 +1,318 @@
+"""Tickets: the type, the list with search, and the mutations that open and change them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from guichet.models.people import Role
+from guichet.resolvers import (
+    comments,
+    custom_fields,
+    history,
+    people,
+    ticket_search,
+    ticket_updates,
+    tickets,
+)
+from guichet.resolvers.errors import BadRequest, Refused
+from guichet.schema.attachments import Attachment, Upload
+from guichet.schema.comments import Comment
+from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput
+from guichet.schema.errors import UserError
+from guichet.schema.fields import related
+from guichet.schema.history import TicketEvent
+from guichet.schema.people import Group, Organization, User
+from guichet.schema.relay import Connection, Node, after_position, connection, page_size
+from guichet.schema.ticket_enums import (
+    Channel,
+    CommentOrder,
+    SortDirection,
+    TicketPriority,
+    TicketSortField,
+    TicketStatus,
+    TicketType,
+)
+
+
+@strawberry.type(description="A customer's request and everything about it.")
+class Ticket(Node):
+    number: int = strawberry.field(
+        description='The human ticket number, as in e-mails ("#id 123").'
+    )
+    subject: str
+    description: str
+    status: TicketStatus
+    type: TicketType | None
+    priority: TicketPriority | None
+    via: Channel
+    created_at: datetime
+    updated_at: datetime
+    solved_at: datetime | None
+    requester: User = related(people.users_by_id, key="requester_id")
+    submitter: User = related(people.users_by_id, key="submitter_id")
+    assignee: User | None = related(people.users_by_id, key="assignee_id")
+    group: Group | None = related(people.groups_by_id, key="group_id")
+    organization: Organization | None = related(people.organizations_by_id, key="organization_id")
+    ccs: list[User] = related(tickets.ccs_by_ticket, key="pk")
+    tags: list[str] | None = related(tickets.tags_by_ticket, key="pk", requires=Role.LIGHT_AGENT)
+    custom_fields: list[CustomFieldValue] = related(
+        custom_fields.values_by_ticket,
+        key="pk",
+        description="Values of the custom fields the viewer may see.",
+    )
+    close_blockers: list[UserError] = related(
+        ticket_updates.close_blockers,
+        key="pk",
+        description="Why the ticket cannot be solved or closed right now (empty when it can).",
+    )
+    follow_up_of: Ticket | None = related(tickets.tickets_by_id, key="follow_up_of_id")
+    follow_ups: list[Ticket] = related(tickets.follow_ups_by_ticket, key="pk")
+
+    @strawberry.field(description="The conversation: public replies, and internal notes for staff.")
+    async def comments(
+        self,
+        root: tickets.TicketRow,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+        order: CommentOrder = CommentOrder.NEWEST_FIRST,
+    ) -> Connection[Comment]:
+        limit = page_size(first)
+        offset = after_position(after)
+        key = comments.CommentPage(root.pk, offset, limit, order is CommentOrder.NEWEST_FIRST)
+        page = await info.context.loader(comments.comment_pages).load(key)
+        return connection(
+            page.rows,
+            page.total,
+            key=_positions(offset),
+            has_next=offset + len(page.rows) < page.total,
+            has_previous=offset > 0,
+        )
+
+    @strawberry.field(
+        description="What happened to the ticket, oldest first (internal events for staff only)."
+    )
+    async def history(
+        self,
+        root: tickets.TicketRow,
+        info: strawberry.Info,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TicketEvent]:
+        limit = page_size(first)
+        after_pk = after_position(after)
+        rows, total = await history.events_page(info.context, root.pk, after_pk, limit + 1)
+        return connection(
+            rows[:limit],
+            total,
+            key=lambda e: e.pk,
+            has_next=len(rows) > limit,
+            has_previous=after_pk > 0,
+        )
+
+    @strawberry.field(
+        description="Files attached to the ticket (uploads are not accepted yet: always empty)."
+    )
+    def attachments(self) -> list[Attachment]:
+        return []
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, tickets.TicketRow)
+
+
+def _positions(offset: int):
+    counter = iter(range(offset + 1, offset + 10_000))
+    return lambda _row: next(counter)
+
+
+# ---------------------------------------------------------------- list
+
+
+@strawberry.input
+class TicketSort:
+    field: TicketSortField
+    direction: SortDirection
+
+
+@strawberry.input
+class TicketFilter:
+    status: list[TicketStatus] | None = None
+    priority: list[TicketPriority] | None = None
+    type: list[TicketType] | None = None
+    assignee_id: strawberry.ID | None = None
+    requester_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+    organization_id: strawberry.ID | None = None
+    tags: list[str] | None = None
+    query: str | None = strawberry.field(
+        default=None,
+        description=(
+            "Search syntax, e.g. 'status:open priority>normal assignee:me tags:billing printer jam'. "
+            "Keywords: status, priority, type, via, assignee, requester, submitter, group, organization, "
+            'tags, created, updated, solved (dates, or ages like updated<7d); "quoted phrases"; '
+            "-term excludes."
+        ),
+    )
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@strawberry.type
+class TicketQuery:
+    @strawberry.field(
+        description=(
+            "Tickets the viewer may see: all for staff, own, CC'd and shared organizations' for end users. "
+            "Newest first unless sorted."
+        )
+    )
+    async def tickets(
+        self,
+        info: strawberry.Info,
+        filter: TicketFilter | None = None,
+        sort: list[TicketSort] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[Ticket]:
+        limit = page_size(first, last)
+        if last is not None and first is not None:
+            raise BadRequest("Ask for first or last, not both.")
+        if last is not None:
+            end = after_position(before) - 1 if before else None
+            if end is None:
+                total = (
+                    await ticket_search.ticket_page(info.context, filter, sort, offset=0, limit=0)
+                ).total
+                end = total
+            offset = max(0, end - limit)
+            limit = end - offset
+        else:
+            offset = after_position(after)
+        page = await ticket_search.ticket_page(
+            info.context, filter, sort, offset=offset, limit=limit
+        )
+        return connection(
+            page.rows,
+            page.total,
+            key=_positions(offset),
+            has_next=page.has_next,
+            has_previous=page.has_previous,
+        )
+
+    @strawberry.field(
+        description="One ticket by its number; null when it does not exist or is not visible."
+    )
+    async def ticket(self, info: strawberry.Info, number: int) -> Ticket | None:
+        return await tickets.ticket_by_number(info.context, number)
+
+
+# ---------------------------------------------------------------- mutations
+
+
+@strawberry.input
+class CreateTicketInput:
+    subject: str
+    description: str
+    requester_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Agents may open a ticket on behalf of a requester; end users are always the requester.",
+    )
+    cc_emails: list[str] | None = None
+    organization_id: strawberry.ID | None = None
+    type: TicketType | None = None
+    priority: TicketPriority | None = None
+    group_id: strawberry.ID | None = None
+    assignee_id: strawberry.ID | None = None
+    tags: list[str] | None = None
+    custom_fields: list[CustomFieldValueInput] | None = None
+    attachments: list[Upload] | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Retrying with the same key returns the first result instead of creating twice.",
+    )
+
+
+@strawberry.input(
+    description="Only the fields given change; null clears a field that may be empty."
+)
+class UpdateTicketInput:
+    id: strawberry.ID
+    subject: str | None = strawberry.UNSET
+    status: TicketStatus | None = strawberry.UNSET
+    type: TicketType | None = strawberry.UNSET
+    priority: TicketPriority | None = strawberry.UNSET
+    group_id: strawberry.ID | None = strawberry.UNSET
+    assignee_id: strawberry.ID | None = strawberry.UNSET
+    organization_id: strawberry.ID | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    add_cc_emails: list[str] | None = strawberry.UNSET
+    custom_fields: list[CustomFieldValueInput] | None = strawberry.UNSET
+
+
+@strawberry.input
+class CreateFollowUpInput:
+    ticket_id: strawberry.ID
+    subject: str | None = None
+    description: str
+
+
+@strawberry.type
+class TicketPayload:
+    ticket: Ticket | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+NO_ATTACHMENTS = UserError(
+    field=["input", "attachments"],
+    message="Attachments are not accepted yet; send the ticket without files.",
+    code="ATTACHMENTS_NOT_SUPPORTED",
+)
+
+
+@strawberry.type
+class TicketMutation:
+    @strawberry.mutation(description="Open a request.")
+    async def create_ticket(self, info: strawberry.Info, input: CreateTicketInput) -> TicketPayload:
+        if input.attachments:
+            return TicketPayload(errors=[NO_ATTACHMENTS])
+        try:
+            return TicketPayload(ticket=await tickets.create_ticket(info.context, input))
+        except Refused as refused:
+            return TicketPayload(errors=refused.errors)
+
+    @strawberry.mutation(description="Change a ticket's properties, status included.")
+    async def update_ticket(self, info: strawberry.Info, input: UpdateTicketInput) -> TicketPayload:
+        try:
+            return TicketPayload(ticket=await ticket_updates.update_ticket(info.context, input))
+        except Refused as refused:
+            return TicketPayload(errors=refused.errors)
+
+    @strawberry.mutation(
+        description="End users: mark an own request solved; it must have an assignee."
+    )
+    async def mark_solved(self, info: strawberry.Info, ticket_id: strawberry.ID) -> TicketPayload:
+        try:
+            return TicketPayload(ticket=await ticket_updates.mark_solved(info.context, ticket_id))
+        except Refused as refused:
+            return TicketPayload(errors=refused.errors)
+
+    @strawberry.mutation(
+        description="A new ticket linked to a closed one (closed tickets never reopen)."
+    )
+    async def create_follow_up(
+        self, info: strawberry.Info, input: CreateFollowUpInput
+    ) -> TicketPayload:
+        try:
+            ticket = await tickets.create_follow_up(
+                info.context,
+                ticket_id=input.ticket_id,
+                subject=input.subject,
+                description=input.description,
+            )
+        except Refused as refused:
+            return TicketPayload(errors=refused.errors)
+        return TicketPayload(ticket=ticket)
