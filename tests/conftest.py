@@ -97,9 +97,11 @@ async def clean_database(app) -> AsyncIterator[None]:
     yield
     tables = await _tables()
     if database.dialect() == "sqlite":
-        for table in tables:
-            await database.db().execute_script(f'DELETE FROM "{table}"')
-        await database.db().execute_script("DELETE FROM sqlite_sequence")
+        statements = "".join(f'DELETE FROM "{table}";' for table in tables)
+        await database.db().execute_script(
+            f"PRAGMA foreign_keys = OFF; {statements} DELETE FROM sqlite_sequence"
+            " WHERE name <> 'ticket_counter'; PRAGMA foreign_keys = ON;"
+        )
     else:
         names = ", ".join(f'"{t}"' for t in tables)
         await database.db().execute_script(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
