@@ -173,7 +173,8 @@ class CustomFieldValue(Model):
     field = fields.ForeignKeyField(
         "models.CustomField", related_name="values", on_delete=fields.CASCADE
     )
-    value = fields.JSONField(null=True)
+    # JSON text, encoded by the resolvers: Tortoise's JSONField cannot hold a bare string.
+    value = fields.TextField(null=True)
 
     class Meta:
         table = "custom_field_value"
@@ -233,9 +234,10 @@ class TicketEvent(Model):
     )
     via = fields.CharEnumField(Channel, max_length=16)
     field = fields.CharField(max_length=64, null=True)
-    previous_value = fields.JSONField(null=True)
-    new_value = fields.JSONField(null=True)
-    data = fields.JSONField(null=True)
+    # JSON text, encoded by the resolvers: Tortoise's JSONField cannot hold a bare string.
+    previous_value = fields.TextField(null=True)
+    new_value = fields.TextField(null=True)
+    data = fields.TextField(null=True)
     public = fields.BooleanField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

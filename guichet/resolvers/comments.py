@@ -17,7 +17,13 @@ from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 from guichet.resolvers.ticket_updates import apply_status, locked_ticket
-from guichet.resolvers.tickets import MAX_BODY, TicketErrorCode, channel_of, target_ticket
+from guichet.resolvers.tickets import (
+    MAX_BODY,
+    TicketErrorCode,
+    channel_of,
+    forget,
+    target_ticket,
+)
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -193,6 +199,7 @@ async def add_comment(
         return await add_comment(
             context, ticket_id=ticket_id, body=body, public=public, idempotency_key=idempotency_key
         )
+    forget(context)
     await changes.publish(context)
     from guichet.resolvers.tickets import row_of
 

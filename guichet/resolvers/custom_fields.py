@@ -39,7 +39,7 @@ class CustomFieldErrorCode(StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # identity: rows key dicts of values
 class CustomFieldRow:
     pk: int
     key: str

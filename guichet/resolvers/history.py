@@ -18,7 +18,7 @@ import orjson
 
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
 from guichet.resolvers import access, ids
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
 from guichet.subscriptions import topics
 
 if TYPE_CHECKING:
@@ -97,9 +97,9 @@ class Changes:
             actor_id=actor_pk,
             via=via,
             field=field,
-            previous_value=previous,
-            new_value=new,
-            data=data,
+            previous_value=json_text(previous),
+            new_value=json_text(new),
+            data=json_text(data),
             public=public,
         )
         self.events.append(event)

@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 import ciso8601
+import orjson
 
 from guichet.models.db import db
 
@@ -62,6 +63,12 @@ def as_datetime(value: Any) -> datetime | None:
         return value
     parsed = ciso8601.parse_datetime(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def json_text(value: Any) -> str | None:
+    """A value for a Tortoise JSONField. Tortoise takes a str as JSON text already encoded,
+    so every value (strings included) goes in encoded; None stays SQL NULL."""
+    return None if value is None else orjson.dumps(value).decode()
 
 
 def as_bool(value: Any) -> bool:

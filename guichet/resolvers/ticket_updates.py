@@ -34,6 +34,7 @@ from guichet.resolvers.tickets import (
     checked_assignee,
     checked_organization,
     decoded,
+    forget,
     normalized_tags,
     record_values,
     row_of,
@@ -249,6 +250,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             )
         if changes.events:
             await Ticket.filter(id=ticket.id).update(updated_at=datetime.now(UTC))
+    forget(context)
     await changes.publish(context)
     return row_of(await Ticket.get(id=ticket.id))
 
@@ -333,5 +335,6 @@ async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
         await apply_status(changes, ticket, TicketStatus.SOLVED, viewer, channel_of(viewer))
         ticket.updated_at = datetime.now(UTC)
         await ticket.save()
+    forget(context)
     await changes.publish(context)
     return row_of(ticket)

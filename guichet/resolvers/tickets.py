@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from tortoise.transactions import in_transaction
 
 from guichet.models import people as people_models
@@ -29,7 +30,7 @@ from guichet.models.tickets import (
 from guichet.resolvers import access, custom_fields, idempotency, ids, people
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -318,18 +319,26 @@ async def record_values(
 ) -> None:
     for field, value in values.items():
         existing = await CustomFieldValue.get_or_none(ticket_id=ticket_pk, field_id=field.pk)
-        previous = existing.value if existing else None
+        previous = orjson.loads(existing.value) if existing and existing.value is not None else None
         if previous == value:
             continue
         if existing:
-            await CustomFieldValue.filter(id=existing.id).update(value=value)
+            await CustomFieldValue.filter(id=existing.id).update(value=json_text(value))
         else:
-            await CustomFieldValue.create(ticket_id=ticket_pk, field_id=field.pk, value=value)
+            await CustomFieldValue.create(
+                ticket_id=ticket_pk, field_id=field.pk, value=json_text(value)
+            )
         await changes.record(
             ticket_pk, TicketEventKind.FIELD_CHANGED, actor_pk=viewer.id, via=via,
             public=field.visibility is FieldVisibility.PUBLIC,
             field=f"customFields.{field.key}", previous=previous, new=value,
         )  # fmt: skip
+
+
+def forget(context: Context) -> None:
+    """A write committed: what this request's loaders read before it (the ticket's status,
+    assignee...) is stale, so the payload reads afresh."""
+    context.next_event()
 
 
 async def target_ticket(context: Context, global_id: str) -> TicketRow:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from guichet.models.people import Role, User
 from guichet.resolvers import auth, people
+from guichet.server.demo_tickets import load_demo_tickets
 
 DEMO_PASSWORD = "guichet-demo"
 
@@ -32,11 +33,13 @@ class DemoLoaded:
     users: int
     organizations: int
     groups: int
+    tickets: int
 
     @property
     def summary(self) -> str:
         return (
-            f"demo: {self.users} users, {self.organizations} organizations, {self.groups} groups; "
+            f"demo: {self.users} users, {self.organizations} organizations, {self.groups} groups, "
+            f"{self.tickets} tickets; "
             f"sign in as owner@guichet.test, agnes@guichet.test or alice@acme.test "
             f"with the password {DEMO_PASSWORD!r}"
         )
@@ -65,7 +68,8 @@ async def load_demo() -> DemoLoaded | None:
             organization_ids=[organizations[o] for o in orgs],
             group_ids=[groups[g] for g in member_of],
         )
-    return DemoLoaded(len(PEOPLE), len(ORGANIZATIONS), len(GROUPS))
+    tickets = await load_demo_tickets()
+    return DemoLoaded(len(PEOPLE), len(ORGANIZATIONS), len(GROUPS), tickets)
 
 
 def _system_admin():

@@ -33,22 +33,28 @@ async def ticket_history(
     ticket = await access.ticket(context, ids.decode_as(ticket_id, "Ticket") or 0)
     start = replay_start(after)
     async with context.bus.subscribe(topics.ticket_history(ticket.pk)) as live:
-        last_sent = 0
+        # What was sent is skipped by id, not by order: transactions publish after they
+        # commit, so events may be published out of id order; and one committed before the
+        # replay may be published after it. Events up to `after` the client already has.
+        sent: set[int] = set()
         if start is not None:
             for event in await history.events_by_ticket_after(context, ticket.pk, start):
-                last_sent = event.pk
+                sent.add(event.pk)
                 yield event
         async for message in live:
-            if message["event"] <= last_sent:
+            pk = message["event"]
+            if pk in sent or (start is not None and pk <= start):
                 continue
             context.next_event()
             try:
-                event = await access.event(context, message["event"])
+                event = await access.event(context, pk)
             except NotFound:
                 if await context.loader(_tickets()).load(ticket.pk) is None:
                     return  # access to the ticket was lost
                 continue  # an event this subscriber may not see (an internal note)
-            last_sent = event.pk
+            if event.ticket_id != ticket.pk:
+                continue  # not this ticket's (e.g. another deployment on the same Redis)
+            sent.add(event.pk)
             yield event
 
 

@@ -92,7 +92,7 @@ SYSTEM: SYSTEM */,
 CREATE INDEX IF NOT EXISTS "idx_comment_ticket__86512e" ON "comment" ("ticket_id", "created_at");
         CREATE TABLE IF NOT EXISTS "custom_field_value" (
     "id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-    "value" JSON,
+    "value" TEXT,
     "field_id" INT NOT NULL REFERENCES "custom_field" ("id") ON DELETE CASCADE,
     "ticket_id" INT NOT NULL REFERENCES "ticket" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_custom_fiel_ticket__e3d80d" UNIQUE ("ticket_id", "field_id")
@@ -130,9 +130,9 @@ API: API
 RULE: RULE
 SYSTEM: SYSTEM */,
     "field" VARCHAR(64),
-    "previous_value" JSON,
-    "new_value" JSON,
-    "data" JSON,
+    "previous_value" TEXT,
+    "new_value" TEXT,
+    "data" TEXT,
     "public" INT NOT NULL,
     "created_at" TIMESTAMP NOT NULL,
     "actor_id" INT REFERENCES "user" ("id") ON DELETE SET NULL,
@@ -243,7 +243,7 @@ RULE: RULE
 SYSTEM: SYSTEM';
         CREATE TABLE IF NOT EXISTS "custom_field_value" (
     "id" SERIAL NOT NULL PRIMARY KEY,
-    "value" JSONB,
+    "value" TEXT,
     "field_id" INT NOT NULL REFERENCES "custom_field" ("id") ON DELETE CASCADE,
     "ticket_id" INT NOT NULL REFERENCES "ticket" ("id") ON DELETE CASCADE,
     CONSTRAINT "uid_custom_fiel_ticket__e3d80d" UNIQUE ("ticket_id", "field_id")
@@ -259,9 +259,9 @@ SYSTEM: SYSTEM';
     "kind" VARCHAR(32) NOT NULL,
     "via" VARCHAR(16) NOT NULL,
     "field" VARCHAR(64),
-    "previous_value" JSONB,
-    "new_value" JSONB,
-    "data" JSONB,
+    "previous_value" TEXT,
+    "new_value" TEXT,
+    "data" TEXT,
     "public" BOOL NOT NULL,
     "created_at" TIMESTAMPTZ NOT NULL,
     "actor_id" INT REFERENCES "user" ("id") ON DELETE SET NULL,
@@ -305,26 +305,26 @@ CREATE INDEX IF NOT EXISTS "idx_ticket_tag_tag_91f0cb" ON "ticket_tag" ("tag");
 
 DOWNGRADE = {
     "sqlite": """
-DROP TABLE IF EXISTS "custom_field";
+DROP TABLE IF EXISTS "ticket_event";
         DROP TABLE IF EXISTS "custom_field_value";
-        DROP TABLE IF EXISTS "ticket_tag";
-        DROP TABLE IF EXISTS "ticket_event";
-        DROP TABLE IF EXISTS "ticket";
-        DROP TABLE IF EXISTS "ticket_cc";
         DROP TABLE IF EXISTS "comment";
-        DROP TABLE IF EXISTS "ticket_counter";
-        DROP TABLE IF EXISTS "idempotency_key";
-""",
-    "postgres": """
-DROP TABLE IF EXISTS "ticket_cc";
         DROP TABLE IF EXISTS "ticket_tag";
-        DROP TABLE IF EXISTS "custom_field_value";
+        DROP TABLE IF EXISTS "ticket_cc";
+        DROP TABLE IF EXISTS "ticket";
+        DROP TABLE IF EXISTS "ticket_counter";
         DROP TABLE IF EXISTS "idempotency_key";
         DROP TABLE IF EXISTS "custom_field";
-        DROP TABLE IF EXISTS "ticket_event";
+""",
+    "postgres": """
+DROP TABLE IF EXISTS "custom_field";
+        DROP TABLE IF EXISTS "idempotency_key";
         DROP TABLE IF EXISTS "ticket";
+        DROP TABLE IF EXISTS "ticket_event";
+        DROP TABLE IF EXISTS "ticket_cc";
         DROP TABLE IF EXISTS "ticket_counter";
         DROP TABLE IF EXISTS "comment";
+        DROP TABLE IF EXISTS "ticket_tag";
+        DROP TABLE IF EXISTS "custom_field_value";
 """,
 }
 
@@ -338,60 +338,60 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
 
 
 MODELS_STATE = (
-    'eJztXet3mzoS/1d0/OW25/jmNG6SZr2fHJsk3joma5OmveUeDsGyzQYLXx5Js3f7v68kwIiXDX5iqi88xIyAn14z'
-    'oxnp79rMHEHDPrmxTHdea4K/a0idQXwRfVAHNXU+D5NJgqM+GZRysiB5sh1L1RycOFYNG+KkEbQ1S587uolwKnIN'
-    'gySaGibU0SRMcpH+lwsVx5xAZwot/OD7nzhZRyP4A9rB7fxZGevQGEU+VB+Rd9N0xXmb07Qucq4pIXnbk6KZhjtD'
-    'IfH8zZmaaEGtI4ekTiCClupAkr1jueTzydf5vxn8kfelIYn3iQzPCI5V13CY331SwrSaovRFSRkKkqLUCgCkmYiA'
-    'iz/Vpn8/IZ/we+P07NPZ5ceLs0tMQj9zkfLpp/fqEBiPkcLTl2o/6XPVUT0KinEIKj0nYG1PVSsd14A+hiz+5Diy'
-    'AY7lhXam/lAMiCbOlOD54cMSIL+0Bu3b1uAdpnpPXmni6u81ir7/qOE9I2iH6GoWJGgoqpPEuIOfOPoMpuMc5Yyh'
-    'PfJZT4KLdbAPEkLww7a8D/TxD45EZLz5pb4EfKl7Jwyl1t09ed3Mtv8yKH4tSSBPGjT1LZb67iJWTotMwGNXugXk'
-    'Fvwh9gUKr2k7E4u+MaST/qiRb1Jdx1SQ+aqoI6aCBqkBaj9JrzV+ZpoYSXhStedX1RopkSdM1wtnT9Cyp/rcTtaP'
-    'K5/5+vMAGiqFN1kT2M77juZ2hFXhZ1D5g9SwSoRYObr2DJ0NcZJoJjkg8ou59AiRWmY2zKx6l3w0a8ziKSpSJ/SX'
-    'yLvJm1IqVZbAENa5FWKDMgsptyo9fA/FEtfGSX9yceKA4gQf8H6VAY/tm70WXqhBsSyrm9UxFO9WWlaIKenMikHK'
-    'cHBEfUQTYlms0ibhvTYtqE/QZ/hGUe7iT1KRlqbzxBXnI4M3S6bAyZb6uhgwIy0V/z3+Z+h4SmJr2G51hFqi2m4B'
-    '1Ae7UpJsHFOmqaZDmq097FLiE62JivT/qv5vJ0S+yPOlMp8Zp+QWo2PqNpeJeNxitEuLkY1xxFJwtrZrmgZUUTrU'
-    'SeYY6E+Ye1fd6iJld/1qGs5XotiLiMlXXSmG98PdlTB4d0qLARPpXl+bFLm48pJd86ulvBzWWscOo9xox412uxLh'
-    'sm136TUwnzi3Q0teXGrkBr2DS3t8TPxVxkS2346090LtKoWTG6O4eW//5r34WLKhQSpu+jgysPMaplKaL7f5Vdrm'
-    'R1FPERGD0sgWCoNi57a9o+ozl0l7h7XtHXpA2r11D85U3SgC8IKhetbT87M8+J6fZeNLnkXxnau2/WriLnGq2tMi'
-    'OCcY18K7ZAaIPVRoyzQyOgwBubPEwB/BPODdVeeRqNs1od9RHobCoFYM8AVfEwRXMup1b24lpXUj9KUmYG5k5KcF'
-    'd527bh/fkZOMxMc+yYaeamsU4ulFjjI8jWuOYRGSRxlNRpuqaLKWpp+RxRZU/pI1qCPR8ANMlqr43LCT3eSqZdhZ'
-    'a7KDddrkDspBE1g215FiI+dzRQXws6Ft43w3xGvo5VJVkDRzNoNo0xm1tpdLVUHSR3A2Nx2ItDflGb5tCFY3zO0z'
-    'fKsqZliE0ydoqefJrzxlG9F5IP5W29k7VkdZr2z3aaY7HKx8vbumpE1WFAeorVUVIviy+fDnYSS85BsCj6WL2uUk'
-    'Qc+c6Oha1Q3XIhAkJgsiz+vLJg0MQqmMGdJVswc1EUFAGOAIkDHqdx2dgIH5agPVgsDEahrQkQ0tXIDgHcL1wwKa'
-    '6SJy687xIzA3VA2+rwPbjFtctpi1jHCJaK5l4UoF/N+zwdgyZ8AmjKoB5papYekUermrhgGe4dw5qdXzzIN8Z2zH'
-    '9IOJ+v1nodmRK33yq0yQ/KPR+PjxU+PDx4vL87NPn84vPyxmSpKPlk2ZXHVvyKxJnVXXV0+jHNrMf2j7ye4N/WEb'
-    'SKC83HgVYayg7epIbFWZJsoCxqpdDniBGSFlrGMsDNnDnM0Q5RrgPO0LD0BgBF90DZ6AFnDMZ4gAeb0NdMcGfqb/'
-    'BBZ8MZ9xLQB4sACW+QogGtn0hrKcpI5zW3/Dlifvs3vH1MHp+GdAPzZy9IsfG5ndInnEnTe5jT8+swN/zHWc2xql'
-    'HuWsYKkfSSnnmsCjXfRajTvKyadpy1zK3E94x37C3Hn1iJ1Xg4msFDGdmePKFtM1hmiXXqzf/Ug48iJGtCpmv/lV'
-    'jDc78259MkdvSVgl+CMD14C+EkaZZYOi8FWKjIeBjvHurvX1fWRM7In9m4Cc0UnaPfEq7lfmPhm6lmKFXBbAHjLt'
-    'MXD9MKBvMW79RVfT1enVPpg+a5lreO1RuGoCfJDRvTiQWr0m8M4yEu5aXXxLTzJq3XebAB9kNHjoCU1AjjIafhtK'
-    'wl0TeOe4ZeQwPpdcL8+Gvrp6OX44NQsK8xEeLs6ndH6eYFUM1QgPR3W1khRKrxuqSZXz36jHFKVI1VodOum1b65/'
-    'roI10g9GYB3gbnnQbUsHU0Fd2zE9KauWpoYyj+tLVVFK6P9xnUdVVkjvfIYpamf2dJdPXrn5ros8fgAX2W4AFwkv'
-    'AEd3ssLPsgZ+Z7cxZ4f0s9hFfB8FKBXg1bplwFtmrKntownIUUaewt0E3llG7Vuh/flK/NoEwZWMOgPxviM+9psg'
-    'uMJpWLnA9/hYDvXyRbf1J93QnYxuJ49ZgM2h1AVIwyyHitjvffNjLr0bGd0/XPW67SbwzuUoGpN+d4r/6r+GYj+9'
-    'z2JY4vq+rjngf8DQ7eP1Y01DlmCx3B4ZNz3Wo8o6ySBujyRe+zpZHXOM5UiIRgqZ0ii6wGZ2JnyhTb7QJrd/bSf2'
-    '9EU1XLhpiFuod30h2R1hVTiIp38Ct+U67QLbfIqt8rKg3/LSkTELFV818qAa76KY8wo5CwYu4qwv4ngvKlShWRZu'
-    'COfTC3x6oVxjfX2z6YWFNXlDXGNW7IqCy3aGZfJyi61AkCKRJdcoyJbHYqsj5BLGai2gGTpEzm82sKBjvQHM2aTx'
-    'IDb+EnLnxTouUohiDF51Z6oj0DgDU9O1bKAi+9XXlyPhKVvNXUaEbKxbtoNzs3FNIkGcDlargDkGr5bu0LiWVxIC'
-    'U8sSJwOvUHNOKrqvaRC0uFx5SLkyUhx5jf4RpjLbMtc0/G8rjqgcE1algnY3aybSTqmYSBnhWUukLJlutG05/bhM'
-    'invtk6tlUeTBMTw4pmR6Q0mDY3xlOEVdCNXkbDUh1Mm5J9JRNedl8jNygxUkcwIbMmynu6wAupG1zf4DtRSBI1tU'
-    'ZliqKC6f5xKXz5eIy+cJcZn9sgTS2cFbMbZKoL3vGC48rjtuykRsPieikHt/K7z3hcdaMfAJSxPgg4zEe6HfBOQo'
-    'I3zodPs3TeBf4Kd95VbsdTCBdyGjodj7IuAE7ywjjOCQ3HvnuJXrMA5HB3Pg24++Wfv3A1YiuiIut+BKRt1+u9uh'
-    'a/AHV7g8B+JVj8SB+RcyklrDz01AjuUoqbmlm9YGPnssf5lLrCfi9oYPMuqLgzsSzuedZXTbvbltAnKU0cPA20XB'
-    'O5ejhHicJY+zrHGjUNmNQvPRmoUe5eSFXpJCD0BjSj25zLRpvKxV5hFGvhRSeYo42bD9JephwQjqKBefO0naMcam'
-    'YeCicOeKOS7oPpbk5AAnAfY20ymELMvCIU1CevgdqisOcLDLRcEJtjgbn2VLNxzTTTEKYhtn49iunsFc1Ec+jblq'
-    'GjPedDOWWUityBzdVejGG28OdAPRdX/glmxMy706SFTGj0CLvwH0H3q9WlIi2wKuN0E+1QSWlUJzoMqKVlsAV4xl'
-    'V02MU+TRHFCzmtcWoK7ahm1xkFMU1QyQ8wSo8l0Y01FPiUbjsbwFEAsqKd99cdkeeVtBh++Qt70d8o4SJkedbAUk'
-    'SZ1UCaLdO6Tilpfpkuq1ylVOqYrmke1sCQHq9swjvQ7pqcrjrreHMg+Y4JHsBx9Z6ptFsvNIlKOPRGnTrXOtJaO/'
-    'T5BLBGBoV0avS1MIDNV2gMcMvKgGMFVxaY6A6Tp1dl9fFSubuqYadPdfGnNOvcFo1LilIhu/Cueb3GRxZ2/hUTTl'
-    'kk1IISuFQ2liXPsbTT+UGObEUHrIDsrTdzO7p4U6vLJzgi95N5WiO7Pqs5lLswCYzXojy1Sofifymw2muu2Y1lud'
-    'Ll3hQBR0F0wvQThoD4L7mglM3/51Fy8ptvGVPuIblpd0w/Jn/PNJ/PO5tge8pfZtbw+ElkRjc7wLGV13hV5Had+2'
-    '+jckPXIro7Z4dyf0JaXV6VAu9pZ4wN8PxC+tnjIQaNQJIUmmMXQ+f4RukcbQeRcRsiCJoeoI/W6ExktgKIgzZmfQ'
-    'IstUJ9MwXVvqfulK34Lfi94zz/E33vcEKUKzSJMR8epUeuINRZC5kdFAGIq9BxKOQ4qkCaL3+A2S1GrfshDHU0h4'
-    'iNS97rZbPheJBkkkyWiIb4bX5Otw0sAr5GQaLm+x1xMflYd7ZVEXEkm43NuLIm8H30HiG0gx9Cjo7F28o80T5bD9'
-    '1Vp4WMqRhaWMgxEtb9TwgqHEcV35R7wdbwoxt+CLbrq2UngR0iQnX410/dVIEXwtXgQRJo7++ugTUa8I8AE9x3x9'
-    'zPmWp3wHgcMXwJFG+eXaQVNzCm+gybDwMA++vjWfFSz1BFbR7TNJ697ftGDJ+oLc7vFMH1jY63X3ZnfiQZVpdPfd'
-    'q1aa3B2fbmc+QeQF3CXooC5BXhHnNZr45Htbe2pvJpPLPIusXWavsXaZ3OWRCwFcCCjPeJVDCDjMeNWClq5N0wYr'
-    '/8nSkUoNafiKqsfUqJcNSi/QsgvuR8CwlHniZc3RqXF+nmN4wlRL1gA9jw9QpFEVQNgnryC6p7k2JDhdsiHBaXJD'
-    'AvxGx3dYyWsuZlg2shiXDe19mIwP6vP08/9tfxgc'
+    'eJztXWt3mzga/is6/jLtOZ6cJk3SrPeTY5PEW8dkbdK0U+ZwCFZsNlh4uDjNzva/ryTAiKshvmGqL1yEXgGPbu9V'
+    '+rsxM8fQsI+uLdOdN1rg7wZSZxBfRB80QUOdz8NkkuCojwbNOVlmebQdS9UcnPikGjbESWNoa5Y+d3QT4VTkGgZJ'
+    'NDWcUUeTMMlF+l8uVBxzAp0ptPCD73/iZB2N4Q9oB7fzZ+VJh8Y48qH6mLybpivO65ym9ZBzRTOStz0qmmm4MxRm'
+    'nr86UxMtc+vIIakTiKClOpAU71gu+Xzydf5vBn/kfWmYxftEhmYMn1TXcJjffVTCtIaiDERJGQmSojRKAKSZiICL'
+    'P9Wmfz8hn/D7yfHpp9OLj+enFzgL/cxlyqef3qtDYDxCCs9Aavykz1VH9XJQjENQ6TkBa2eqWum4BvljyOJPjiMb'
+    '4FhdaGfqD8WAaOJMCZ4fPuQA+aU97Ny0h+9wrvfklSZu/l6nGPiPTrxnBO0QXc2CBA1FdZIYd/ETR5/BdJyjlDG0'
+    'xz7pUXDxFuyDhBD8sC/vAn38g2MRGa9+reeAL/VuhZHUvr0jr5vZ9l8Gxa8tCeTJCU19jaW+O4/V07IQ8NCTbgC5'
+    'BX+IA4HCa9rOxKJvDPNJfzTIN6muYyrIfFHUMdNAg9QAtZ9k1Hp6ZroYSXhUtecX1RorkSfM0Atnj9Cyp/rcTraP'
+    'S5/46vMQGiqFN9kS2MH7lpZ2gE3hZ9D4g9SwSYRYObr2DJ01cZJoIQUg8qu58giRVmaemFntLvlodjKLp6hIndBf'
+    'Iu8mb0ppVFkMQ9jmVrANyizMuVHu4XvIlrg2TvqTsxN7ZCf4hPerTHjs2Oz18FIdiiVZ3a0OoXo30rNCTMlgVg5S'
+    'hoIj6iOaYMtijTYJ75VpQX2CPsNXinIPf5KKtDSZJy44Hxi8WTwFTrbUl+WEGemp+O/xP0PHExLbo067KzQSzXYD'
+    'oN7bteJk45gyXTUd0mzpYZscn2hNVKT/V/V/O8HyRZ7n8nxmPCfXGB3SsJnH4nGN0TY1RjbGEXPB2dKuaRpQRelQ'
+    'J4ljoD9i6m0Nq8uU7Y2raThfimI/wiZf9qQY3ve3l8Lw3TGtBpxJ98baJMvFhZfsll8v4WW/2jp2GuVKO6602xYL'
+    'l627S2+Bxdi5LWry4lwjV+jtndvjc+KvMiey43akv5fqVymUXBnF1Xu7V+/F55I1FVJx1ceBgV1UMZXSfbnOr9Y6'
+    'P4p6CosY1EY2UxhUO9ftHdSYmcft7Ve3t+8JafvaPThTdaMMwEuC+mlPz06L4Ht2mo0veRbFd67a9ouJh8Spak/L'
+    '4JwgfBPeFVNA7KBBW6aRMWAIyJ0lJv4I5gHttgaPRNtuCIOucj8Sho1ygC/pWiC4klG/d30jKe1rYSC1AHMjIz8t'
+    'uOve9gb4jpxkJD4MSDH01HhDJR6fF6jD47jkGFYheZTRZbSpiiZvkvQzitiAyF+xDnUgEn6ASa6IzxU72V2uXoqd'
+    'Nxk7WKdN7qAcdIE8W0eKjpzbikrgZ0PbxuWuidfIK6WuIGnmbAbRuha1jldKXUHSx3A2Nx2ItFflGb6uCVYvLO0z'
+    'fK0rZpiF0yco1/PkVzbZRmQeiL/VdnaO1UG2K9t9nOkOB6vY6K4pacaK8gB1tLpCBBfrT38eRsKi2BR4KEPUNo0E'
+    'fXOioytVN1yLQJAwFkSeN/OMBgbJqTwxWVdZDxoigoAQwDEgc9TvOjoCQ/PFBqoFgYnFNKAjG1q4AsE7hNuHBTTT'
+    'ReTWneNHYG6oGnzfBLYZ17hssGgZ4RrRXMvCjQr4v2eDJ8ucAZsQqgaYW6aGuVPola4aBniGc+eo0SxiB/nO6I7p'
+    'BxPx+89S1pFLffKrGEj+cXLy8eOnkw8fzy/OTj99Orv4sLSUJB/lmUwue9fEatJkxfXVZpR9q/n3rT/ZvqI/7AMJ'
+    'lPOVVxHCGuquDkRXlamiLKGs2uaEF6gRUuY6RsOQPc3ZTKZCE5wnfeEJCIzhQtfgEWgDx3yGCJDX20B3bOAX+k9g'
+    'wYX5jFsBwJMFsMwXANHYpjeU5Ch1ntv4GzZsvM8eHVMnp8O3gH48KTAufjzJHBbJI+68yXX8ccsO/DHXcWlvqPUo'
+    'ZQ1r/UBquZABjw7Rb+rcUUpupq1yLXM/4S37CXPn1QN2Xg0MWSlsOmPjymbTNSbTNr1Yv/uRcORFDGtVTn/zqyhv'
+    'tubd+miOX5OwSvBHBq5B/looZfImReGrFJkPAxnj3W376/vInNgXB9dBdkYm6fTFy7hfmfto6FqKFjIvgD0k2mHg'
+    '+n5A32Dc+kJX08Xp1T6YPmmVW3jjQbhsAXyQ0Z04lNr9FvDOMhJu2z18S08yat/1WgAfZDS87wstQI4yGn0bScJt'
+    'C3jnuGZkPz6XXC7Phr6+cjl+ODVLMvMRGs7Opwx+HmNVDtUIDUd1tZAUcq9rikm1899oxgSlSNNaHTrp9W8uf66C'
+    'NTIORmAd4mF52OtIexNBXdsxPS6rkSaGMo+buaIozej/cZNHVdZI7nyGKWJntrnLz147e9d5ET+A82w3gPOEF4Cj'
+    'O1nhZ1kTv7PdmLN9+llsI76PApQK8GrZMqCtMtZU99EC5CgjT+BuAe8so86N0Pl8KX5tgeBKRt2heNcVHwYtEFzh'
+    'NCxc4Ht8rIZ4udBt/VE3dCdj2CmiFmBLqHQF0jDLkSIO+t/8mEvvRkZ395f9XqcFvHM1qsak353iv/qvkThIH7MY'
+    'kri8r2sO+B8wdPtw/VjTkCVY5Osj46rHZlRYJwXE9ZHEa18nq2M+YT4SorFCTBplF9jMLoQvtMkX2uT6r83Eni5U'
+    'w4XrhriFctcXUtwBNoW9ePoncMuXaZfYFhNslcUy/4aXjoxpqPiqkXuVeJfVXNTUuiSow7oruza1ei8q1ZBZEq4A'
+    '52YFblao1hzfXM+ssNQir4lrTHtdU3DZwbBK3m2xlQdSOLHk2gTZfFhsVYRCTFijDTRDh8j5zQYWdKxXgClbNA7E'
+    'xl9C7rwYx2UKEYjBi+5MdQROTsHUdC0bqMh+8eXkSFjKRkuXEcn2pFu2g0uzcUsiwZsOFqeA+QReLN2h8SwvJPSl'
+    'kcVGBt6g5pw0dF/CIGhxfnKf/GSkOooq+yNEVdZhvlHhv6n4oWoYqioF7XbWSqSDUjmWMkLzJpayYrLRpvn0w1Il'
+    '7nRMrpcmkQfF8KCYiskNFQ2K8YXhFHEhFJOzxYRQJuceSAfVnfP4Z+QGK0cWBDYk2MxwWQN0I2ua/QdqKQxHNqvM'
+    'kNSRXT4rxC6f5bDLZwl2mf2yBNLZloQYWS3Q3rVBAc/rjptigC3mPBRS725l94Hw0CgHPiFpAXyQkXgnDFqAHGWE'
+    'D93e4LoF/Av8dKDciP0uzuBdyGgk9r8IOME7ywgjOCL33jmu5dqPo9HeHPd2I282/n2PhYieiOstuJJRb9Dpdena'
+    '+8EVrs+heNkn8V/+hYyk9uhzC5BjNWpqbummtYavHktf5Rrri7i/4YOMBuLwloTxeWcZ3fSub1qAHGV0P/R2T/DO'
+    '1aghHl/J4ysbXClUdaXQfPzGSo9S8kqvSKUHoDG1nlxe2jQWb6rzCCFfAqk6VZzs2P7S9LBk5HSUittOknqMJ9Mw'
+    'cFW4c8V8Kuk+lqTkACcB9jbRKYUsS8IhTUK6/52paw5wsLtFSQNbnIxb2dIVx3QzjJLYxsk4tqstmMv2yM2Yq8yY'
+    '8a6bsbxCakPm6K5CN955C6AbsK67A7dic1rhVUGiPH4EWvwNYHDf7zeSHNkGcL0OyqknsCwXWgBVlrXaALhirLh6'
+    'YpzCjxaAmpW8NgB13TZqi4OcIqhmgFwkMJXvvpiOeko0Go/hLYFY0Ej5rot5e+NtBB2+M97mdsY7SJgcdbIRkCR1'
+    'UieItu+Qintepkuq1ytXOaUqmpdta0sHULdnHum1T09VHne9OZR5wASPZN/7zNJcL5KdR6IcfCRKh26Za+XM/n6G'
+    'QiwAk3dl9Lo0hcBQbQd4xMCLagBTFdfmGJiu02T381WxsKlrqkF3/aUx59QbjEaNWyqy8atwucnNFbf2Fh5FUy3e'
+    'hFSyUjqUJka1u9n0Q4VhTkyl+xygPHk3c3haisMrBye4KLqZFN2RVZ/NXFoEwGTWK1mmQvUHkd9sMNVtx7Rem3Tp'
+    'CgeiYLhgRglCQUcQPNZMYPq2r9t4SbkNr/Qx36i8ohuVP+OfT+JfzLU9oK20b3tnKLQlGpvjXcjoqif0u0rnpj24'
+    'JumRWxl1xNtbYSAp7W6XUrG3xAP+bih+afeVoUCjTkiWZBqTz6eP5FumMfm8i0i2IInJ1RUGvUgeL4HJQZwxu8M2'
+    'WZ46mYbzdaTel570Lfi96D3zHH/jXV+QInmWaTIiXp1KX7ymCDI3MhoKI7F/T8JxSJW0QPQev0GS2p0bFuJ4CgkP'
+    'kXpXvU7bpyLRIIkkGY3wzeiKfB1OGnqVnEzD9S32++KDcn+nLNtCIgnXe2dZ5Z3gO0h8A6mGPgWdvYsPtEWiHDa/'
+    'WgsPSzmwsJSnYEYrGjW8JKhwXFfxGW/Lm0HMLbjQTddWSi8+mqSsA967DhpG8KU89BEijnp51AlrVwbwID/Hmm9p'
+    'yncIOESXkgON5iu0Q6bmlN4gkyHh4Rx8HWtu/au0oars9pikd+/O/FexsaCwGzwzBpb2bt2+ep14SmUq1303qpWq'
+    'dcfPtzXfH/IC7vqzV9cfr4qLKkf87DtbY2pnqpGLIoupXWSvpXaR3MWRMwGcCajOfFWACdjPfNWGlq5N0yYr/0nu'
+    'TKWGefjKqYfUqfMmpQW07JL7DjAkVTawvHF2Ojk7KzA94Vw5a32exSco0qlKIOxnryG6x4U2HjjO2XjgOLnxAH6j'
+    '4zumRBHO3nSWIVlr09mqoZ0D7sZ2nd2rb9PP/wOcYg3I'
 )
