@@ -5,4 +5,6 @@ MODEL_MODULES = [
     "guichet.models.people",
     "guichet.models.auth",
     "guichet.models.tickets",
+    "guichet.models.approvals",
+    "guichet.models.outbox",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from aerich import Command
@@ -16,8 +17,22 @@ class DatabaseUnavailable(Exception):
     """The database cannot be opened or reached; the message is one line."""
 
 
+def _check_sqlite_file(database_url: str) -> None:
+    """Open a SQLite file with the standard library first: aiosqlite's worker thread
+    outlives a failed open and writes a traceback when the process ends."""
+    config_path = tortoise_config(database_url)["connections"]["default"]
+    if not isinstance(config_path, dict) or "file_path" not in config_path.get("credentials", {}):
+        return
+    path = config_path["credentials"]["file_path"]
+    try:
+        sqlite3.connect(path).close()
+    except sqlite3.Error as error:
+        raise DatabaseUnavailable(f"cannot open the database: {error}") from error
+
+
 async def apply_migrations(database_url: str) -> list[str]:
     """Bring the database up to date; returns the migrations applied (none when current)."""
+    _check_sqlite_file(database_url)
     config = tortoise_config(database_url)
     # A Tortoise context of its own: this migrates the database named here even in a
     # process that has another one open (a test run, a server), and leaves that one alone.

@@ -239,6 +239,8 @@ class TicketEvent(Model):
     new_value = fields.TextField(null=True)
     data = fields.TextField(null=True)
     public = fields.BooleanField()
+    # The approval request an APPROVAL_* event is about: its approvers may see the event.
+    approval_request_id = fields.IntField(null=True, db_index=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

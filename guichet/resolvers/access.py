@@ -100,9 +100,20 @@ def visible_tickets_condition(viewer: Viewer, alias: str, param: int) -> tuple[s
     deny-by-default rule every ticket list, loader, search and subscription starts from.
 
     Staff see every ticket. A customer sees the tickets they requested or are CC'd on,
-    and every ticket of an organization they belong to that shares its tickets."""
+    every ticket of an organization they belong to that shares its tickets, and (read
+    only: see `customer_participates`) the tickets of approval requests they decide."""
     if viewer.is_agent:
         return "TRUE", []
+    participates, params = _participation(viewer, alias, param)
+    p = f"${param}"
+    return (
+        f"({participates} OR {alias}.id IN (SELECT r.ticket_id FROM approval_request r"
+        f" JOIN approval_approver a ON a.request_id = r.id WHERE a.user_id = {p}))",
+        params,
+    )
+
+
+def _participation(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
     p = f"${param}"
     return (
         f"({alias}.requester_id = {p}"
@@ -114,14 +125,45 @@ def visible_tickets_condition(viewer: Viewer, alias: str, param: int) -> tuple[s
     )
 
 
+async def customer_participates(viewer: Viewer, ticket_pk: int) -> None:
+    """Customers write (reply, add CCs…) only on tickets they take part in; an approver
+    who only decides may read the ticket but not write on it."""
+    if viewer.is_agent:
+        return
+    from guichet.resolvers.sql import fetch
+
+    condition, params = _participation(viewer, "t", 2)
+    if not await fetch(
+        f"SELECT 1 AS yes FROM ticket t WHERE t.id = $1 AND {condition}", ticket_pk, *params
+    ):
+        raise Forbidden("You may read this ticket to decide an approval, not write on it.")
+
+
+def visible_approvals_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """Staff see every approval request; a customer only those they are asked to decide."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return (
+        f"{alias}.id IN (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ${param})",
+        [viewer.id],
+    )
+
+
 def visible_comments_condition(viewer: Viewer, alias: str) -> str:
     """Internal notes are for staff only."""
     return "TRUE" if viewer.is_agent else f"{alias}.public = TRUE"
 
 
 def visible_events_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
-    """History events about internal things are for staff only."""
-    return ("TRUE" if viewer.is_agent else f"{alias}.public = TRUE"), []
+    """History events about internal things are for staff only; a customer also sees the
+    events of the approval requests they decide."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return (
+        f"({alias}.public = TRUE OR {alias}.approval_request_id IN"
+        f" (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ${param}))",
+        [viewer.id],
+    )
 
 
 def visible_custom_fields_condition(viewer: Viewer, alias: str) -> str:
@@ -175,6 +217,15 @@ async def custom_field(context: Context, pk: int):
     from guichet.resolvers import custom_fields
 
     found = await context.loader(custom_fields.custom_fields_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def approval_request(context: Context, pk: int):
+    from guichet.resolvers import approvals
+
+    found = await context.loader(approvals.approvals_by_id).load(pk)
     if found is None:
         raise NotFound()
     return found

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from guichet.models.tickets import Channel, Comment, Ticket, TicketEventKind, TicketStatus
 from guichet.resolvers import access, idempotency, ids
-from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 from guichet.resolvers.ticket_updates import apply_status, locked_ticket
@@ -23,6 +23,7 @@ from guichet.resolvers.tickets import (
     channel_of,
     forget,
     target_ticket,
+    text_input_error,
 )
 
 if TYPE_CHECKING:
@@ -105,9 +106,12 @@ async def comment_pages(context: Context, keys: Sequence[CommentPage]) -> list[C
             by_ticket[r["ticket_id"]].append(r)
         for key in group:
             page = by_ticket.get(key.ticket_id, [])
-            total = (
-                page[0]["total"] if page else await _count(viewer, key.ticket_id) if offset else 0
-            )
+            if page:
+                total = page[0]["total"]
+            elif offset or not limit:  # an empty page says nothing about the others
+                total = await _count(viewer, key.ticket_id)
+            else:
+                total = 0
             found[key] = CommentPageResult([comment_row(r) for r in page], total)
     results = [found[k] for k in keys]
     return results
@@ -165,7 +169,7 @@ async def add_comment(
             )
         public = False
     public = True if public is None else public
-    if error := text_error(body, ["input", "body"], max_length=MAX_BODY):
+    if error := text_input_error(body, ["input", "body"], max_length=MAX_BODY):
         raise Refused(error)
     via = channel_of(viewer)
     changes = Changes()

@@ -17,7 +17,7 @@ from tortoise.exceptions import IntegrityError
 from guichet.models.people import Role
 from guichet.models.tickets import CustomField, CustomFieldType, FieldVisibility
 from guichet.resolvers import access, ids
-from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.errors import CommonErrorCode, Refused, UserError, text_error
 from guichet.resolvers.sql import fetch, placeholders
 
 if TYPE_CHECKING:
@@ -114,8 +114,8 @@ def checked_value(field: CustomFieldRow, value: Any, path: list[str]) -> Any:
         return None
     match field.type:
         case CustomFieldType.TEXT:
-            if not isinstance(value, str):
-                raise invalid("expects text.")
+            if not isinstance(value, str) or "\x00" in value:
+                raise invalid("expects text (without NUL characters).")
             if len(value) > MAX_TEXT:
                 raise invalid(f"at most {MAX_TEXT} characters.")
             return value
@@ -202,11 +202,17 @@ async def create_custom_field(
         )
     if error := text_error(title, ["input", "title"], max_length=200):
         raise Refused(error)
+    if "\x00" in title:
+        raise Refused(
+            UserError(
+                "title contains a NUL character.", CommonErrorCode.INVALID, ["input", "title"]
+            )
+        )
     if type is CustomFieldType.DROPDOWN:
         cleaned = [o.strip() for o in options or []]
         if (
             not cleaned
-            or any(not o or len(o) > 200 for o in cleaned)
+            or any(not o or len(o) > 200 or "\x00" in o for o in cleaned)
             or len(set(cleaned)) != len(cleaned)
             or len(cleaned) > MAX_OPTIONS
         ):

@@ -77,6 +77,7 @@ class Changes:
 
     events: list[TicketEvent] = field(default_factory=list)
     notifications: list[tuple[int, str, str, int | None]] = field(default_factory=list)
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def record(
         self,
@@ -90,6 +91,7 @@ class Changes:
         previous: Any = None,
         new: Any = None,
         data: Any = None,
+        approval_request_pk: int | None = None,
     ) -> TicketEvent:
         event = await TicketEvent.create(
             ticket_id=ticket_pk,
@@ -101,12 +103,17 @@ class Changes:
             new_value=json_text(new),
             data=json_text(data),
             public=public,
+            approval_request_id=approval_request_pk,
         )
         self.events.append(event)
         return event
 
     def notify(self, user_pk: int, kind: str, message: str, ticket_pk: int | None = None) -> None:
         self.notifications.append((user_pk, kind, message, ticket_pk))
+
+    def send(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish any other live message after commit."""
+        self.messages.append((topic, payload))
 
     async def publish(self, context: Context) -> None:
         """Call after the transaction committed."""
@@ -119,6 +126,8 @@ class Changes:
             )
         from guichet.subscriptions.notifications import notify
 
+        for topic, payload in self.messages:
+            await context.bus.publish(topic, payload)
         for user_pk, kind, message, ticket_pk in self.notifications:
             await notify(context, user_pk, kind, message, datetime.now(UTC), ticket_pk)
 

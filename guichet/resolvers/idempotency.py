@@ -31,6 +31,14 @@ async def previous_result(user_pk: int, operation: str, key: str | None) -> int 
                 ["input", "idempotencyKey"],
             )
         )
+    if "\x00" in key:
+        raise Refused(
+            UserError(
+                "An idempotency key cannot hold a NUL character.",
+                "INVALID",
+                ["input", "idempotencyKey"],
+            )
+        )
     found = await IdempotencyKey.get_or_none(user_id=user_pk, operation=operation, key=key)
     if found is None:
         return None

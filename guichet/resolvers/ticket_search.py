@@ -87,6 +87,8 @@ def _term(where: Where, viewer: Viewer, term: FieldTerm) -> str:
             return f"{column} IS NULL"
         p = where.param(value)
         return f'{column} IN (SELECT u.id FROM "user" u WHERE LOWER(u.email) = {p} OR LOWER(u.name) = {p})'
+    if name == "group" and not access.can_see_groups(viewer):
+        raise BadRequest("Groups are for agents: remove the group term.", term="group")
     if name in ("group", "organization"):
         column, table = (
             ("t.group_id", '"group"') if name == "group" else ("t.organization_id", "organization")
@@ -130,22 +132,30 @@ def build_where(viewer: Viewer, filters: Any | None) -> Where:
         ("group_id", "t.group_id", "Group"), ("organization_id", "t.organization_id", "Organization"),
     ):  # fmt: skip
         value = getattr(filters, attribute, None)
+        if value is not None and type_name == "Group" and not access.can_see_groups(viewer):
+            raise BadRequest("Groups are for agents: remove groupId.", term="groupId")
         if value is not None:
             where.add(f"{column} = {where.param(_decoded(value, type_name))}")
     for tag in getattr(filters, "tags", None) or ():
+        if "\x00" in tag:
+            raise BadRequest("A tag cannot contain a NUL character.", term="tags")
         where.add(_term(where, viewer, FieldTerm("tags", (tag.strip().lower(),))))
     if filters.created_after is not None:
         where.add(f"t.created_at > {where.param(filters.created_after)}")
     if filters.created_before is not None:
         where.add(f"t.created_at < {where.param(filters.created_before)}")
     if filters.query:
+        if "\x00" in filters.query:  # no database text holds one: say so, do not crash
+            bad = next(t for t in filters.query.split() if "\x00" in t)
+            raise BadRequest("A query cannot contain a NUL character.", term=bad)
         try:
             parsed = parse(filters.query, now=datetime.now(UTC))
         except SearchSyntaxError as error:
             raise BadRequest(str(error), term=error.term) from None
         for term in parsed.terms:
             sql = _term(where, viewer, term)
-            where.add(f"NOT ({sql})" if term.negated else sql)
+            # A ticket without the value (no type, no assignee) is not excluded: NOT NULL is NULL.
+            where.add(f"NOT COALESCE(({sql}), FALSE)" if term.negated else sql)
         for text in (*parsed.words, *parsed.phrases):
             where.add(_text_match(where, viewer, text))
         for text in parsed.excluded_words:

@@ -23,7 +23,7 @@ from guichet.models.tickets import (
     TicketTag,
 )
 from guichet.resolvers import access, custom_fields, ids
-from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
+from guichet.resolvers.errors import Forbidden, Refused, UserError
 from guichet.resolvers.history import Changes
 from guichet.resolvers.tickets import (
     MAX_SUBJECT,
@@ -39,6 +39,7 @@ from guichet.resolvers.tickets import (
     record_values,
     row_of,
     target_ticket,
+    text_input_error,
     tickets_by_id,
 )
 
@@ -145,7 +146,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             UserError(MESSAGES["TICKET_CLOSED"], TicketErrorCode.TICKET_CLOSED, ["input", "id"])
         )
     if _given(request.subject) and (
-        error := text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
+        error := text_input_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
     ):
         raise Refused(error)
     visible_fields = await custom_fields.fields_visible_to(viewer)
@@ -154,6 +155,12 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
         request.custom_fields if _given(request.custom_fields) else None,
         ["input", "customFields"],
     )
+    if not viewer.is_agent and (  # a customer may change a required field, not empty it
+        cleared := custom_fields.missing_required(
+            {f.key: f for f in values}, values, ["input", "customFields"]
+        )
+    ):
+        raise Refused(*cleared)
     tags = (
         normalized_tags(request.tags, ["input", "tags"])
         if _given(request.tags) and request.tags is not None
@@ -231,7 +238,16 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             if error := await status_error(ticket, new_status, ticket.assignee_id):
                 raise Refused(error)
             await apply_status(changes, ticket, new_status, viewer, via)
-        await ticket.save()
+        if ticket.status is TicketStatus.SOLVED and ticket.assignee_id is None:
+            raise Refused(  # unassigning a solved ticket would break "SOLVED needs an assignee"
+                UserError(
+                    MESSAGES["ASSIGNEE_REQUIRED"],
+                    TicketErrorCode.ASSIGNEE_REQUIRED,
+                    ["input", "assigneeId"],
+                )
+            )
+        if changes.events:  # so far, events are about the row: save it only when it changed
+            await ticket.save()
         if tags is not None:
             await _replace_tags(changes, ticket, tags, viewer, via)
         if _given(request.add_cc_emails) and request.add_cc_emails:

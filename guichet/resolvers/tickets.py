@@ -28,7 +28,7 @@ from guichet.models.tickets import (
     TicketType,
 )
 from guichet.resolvers import access, custom_fields, idempotency, ids, people
-from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
+from guichet.resolvers.errors import CommonErrorCode, Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
 
@@ -149,6 +149,15 @@ async def ticket_by_number(context: Context, number: int) -> TicketRow | None:
     return ticket_row(rows[0]) if rows else None
 
 
+async def ticket_groups_by_id(
+    context: Context, keys: Sequence[int]
+) -> list[people.GroupRow | None]:
+    """A ticket's group, for staff only: groups are internal (access.can_see_groups)."""
+    if not access.can_see_groups(context.require_viewer()):
+        return [None] * len(keys)
+    return await people.groups_by_id(context, keys)
+
+
 async def ccs_by_ticket(context: Context, keys: Sequence[int]) -> list[list[people.UserRow]]:
     rows = await fetch(
         f'SELECT cc.ticket_id, {people.USER_COLUMNS} FROM ticket_cc cc JOIN "user" u ON u.id = cc.user_id'
@@ -190,11 +199,20 @@ async def follow_ups_by_ticket(context: Context, keys: Sequence[int]) -> list[li
 # ---------------------------------------------------------------- checks shared with updates
 
 
+def text_input_error(value: str | None, path: list[str], *, max_length: int) -> UserError | None:
+    """`text_error`, and no NUL character, which PostgreSQL text cannot hold."""
+    if value is not None and "\x00" in value:
+        return UserError(
+            f"{path[-1]} contains a NUL character.", CommonErrorCode.INVALID, list(path)
+        )
+    return text_error(value, path, max_length=max_length)
+
+
 def normalized_tags(tags: Sequence[str] | None, path: list[str]) -> list[str]:
     cleaned: list[str] = []
     for i, tag in enumerate(tags or ()):
         tag = tag.strip().lower()
-        if not tag or len(tag) > 80 or any(c.isspace() for c in tag):
+        if not tag or len(tag) > 80 or any(c.isspace() or c == "\x00" for c in tag):
             raise Refused(
                 UserError(
                     f"{tag!r} is not a tag: 1 to 80 characters, no spaces.",
@@ -285,7 +303,7 @@ async def cc_users(emails: Sequence[str] | None, path: list[str]) -> list[people
         raise Refused(UserError(f"At most {MAX_CCS} CCs.", TicketErrorCode.TOO_MANY, path))
     users = []
     for i, email in enumerate(emails or ()):
-        if people.email_error(email, [*path, str(i)]):
+        if "\x00" in email or people.email_error(email, [*path, str(i)]):
             raise Refused(
                 UserError(
                     f"{email!r} is not an e-mail address.",
@@ -363,8 +381,8 @@ async def create_ticket(context: Context, request: Any) -> TicketRow:
     if done is not None:
         return await access.ticket(context, done)
     errors = [
-        text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_error(request.description, ["input", "description"], max_length=MAX_BODY),
+        text_input_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
+        text_input_error(request.description, ["input", "description"], max_length=MAX_BODY),
     ]
     if not viewer.is_agent:
         for name, path in (
@@ -481,8 +499,8 @@ async def create_follow_up(
         )
     subject = subject if subject is not None else source.subject
     errors = [
-        text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_error(description, ["input", "description"], max_length=MAX_BODY),
+        text_input_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
+        text_input_error(description, ["input", "description"], max_length=MAX_BODY),
     ]
     if errors := [e for e in errors if e]:
         raise Refused(*errors)

@@ -10,6 +10,12 @@ from strawberry.tools import merge_types
 
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import NotFound
+from guichet.schema.approvals import (
+    ApprovalMutation,
+    ApprovalQuery,
+    ApprovalRequest,
+    ApprovalSubscription,
+)
 from guichet.schema.attachments import Attachment
 from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
@@ -31,6 +37,7 @@ NODE_LOADERS = {
     "Comment": access.comment,
     "TicketEvent": access.event,
     "CustomField": access.custom_field,
+    "ApprovalRequest": access.approval_request,
 }
 
 
@@ -51,11 +58,28 @@ class NodeQuery:
             return None
 
 
-QUERIES = (NodeQuery, PeopleQuery, TicketQuery, CustomFieldQuery)
-MUTATIONS = (AuthMutation, PeopleMutation, TicketMutation, CommentMutation, CustomFieldMutation)
-SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription)
+QUERIES = (NodeQuery, PeopleQuery, TicketQuery, CustomFieldQuery, ApprovalQuery)
+MUTATIONS = (
+    AuthMutation,
+    PeopleMutation,
+    TicketMutation,
+    CommentMutation,
+    CustomFieldMutation,
+    ApprovalMutation,
+)
+SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription, ApprovalSubscription)
 # Types reachable only through the Node interface must still be in the schema.
-EXTRA_TYPES = (User, Organization, Group, Ticket, Comment, TicketEvent, CustomField, Attachment)
+EXTRA_TYPES = (
+    User,
+    Organization,
+    Group,
+    Ticket,
+    Comment,
+    TicketEvent,
+    CustomField,
+    Attachment,
+    ApprovalRequest,
+)
 
 
 class GuichetSchema(strawberry.Schema):

@@ -53,7 +53,9 @@ class Ticket(Node):
     requester: User = related(people.users_by_id, key="requester_id")
     submitter: User = related(people.users_by_id, key="submitter_id")
     assignee: User | None = related(people.users_by_id, key="assignee_id")
-    group: Group | None = related(people.groups_by_id, key="group_id")
+    group: Group | None = related(
+        tickets.ticket_groups_by_id, key="group_id", description="Null for end users."
+    )
     organization: Organization | None = related(people.organizations_by_id, key="organization_id")
     ccs: list[User] = related(tickets.ccs_by_ticket, key="pk")
     tags: list[str] | None = related(tickets.tags_by_ticket, key="pk", requires=Role.LIGHT_AGENT)

@@ -8,7 +8,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from guichet.resolvers import auth
+from guichet.resolvers import auth, idempotency, outbox
+from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
 
 log = logging.getLogger("guichet.worker")
@@ -21,8 +22,19 @@ class Worker:
         self.settings = settings
         self.bus = bus
         self.interval_seconds = interval_seconds
+        senders = senders_for(settings)
+
+        async def deliver_outbox() -> None:
+            # Drain what is due now; a full batch means more may be waiting.
+            while await outbox.deliver_due(senders) >= outbox.BATCH:
+                pass
+
         # (job, run every N ticks)
-        self.jobs: list[tuple[Job, int]] = [(auth.purge_expired_sign_in_state, 300)]
+        self.jobs: list[tuple[Job, int]] = [
+            (deliver_outbox, 1),
+            (auth.purge_expired_sign_in_state, 300),
+            (idempotency.purge_expired, 300),
+        ]
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:

@@ -27,7 +27,10 @@ class SubscribedFirstRedisBackend(RedisBackend):
         confirmed = self._confirmations.setdefault(channel, asyncio.Event())
         await self._pubsub.subscribe(channel)
         self._ready.set()
-        await asyncio.wait_for(confirmed.wait(), CONFIRM_TIMEOUT_SECONDS)
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
+        # the confirmation does, and the cancelled subscriber then listens forever.
+        async with asyncio.timeout(CONFIRM_TIMEOUT_SECONDS):
+            await confirmed.wait()
 
     async def unsubscribe(self, channel: str) -> None:
         self._confirmations.pop(channel, None)

@@ -7,3 +7,7 @@ def user_notifications(user_pk: int) -> str:
 
 def ticket_history(ticket_pk: int) -> str:
     return f"guichet:ticket:{ticket_pk}:history"
+
+
+def approval_requests(user_pk: int) -> str:
+    return f"guichet:user:{user_pk}:approval-requests"
