@@ -7,4 +7,7 @@ MODEL_MODULES = [
     "guichet.models.tickets",
     "guichet.models.approvals",
     "guichet.models.outbox",
+    "guichet.models.activities",
+    "guichet.models.time_tracking",
+    "guichet.models.resolutions",
 ]

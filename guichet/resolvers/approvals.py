@@ -409,8 +409,11 @@ async def respond(
             + (f"\n\n{comment}" if comment else "")
             + f"\n\n{_link(context, request.id)}\n",
         )
-        changes.notify(creator.id, "APPROVAL_DECIDED" if decision else "APPROVAL_COMMENTED",
-                       f"{viewer.name} {what} \u201c{request.subject}\u201d (ticket #{ticket.number})", ticket.id)  # fmt: skip
+        changes.notify(
+            creator.id, "APPROVAL_DECIDED" if decision else "APPROVAL_COMMENTED",
+            f"{viewer.name} {what} \u201c{request.subject}\u201d (ticket #{ticket.number})",
+            ticket.id, approval_request_pk=request.id,
+        )  # fmt: skip
         await _tell_all_approvers(changes, request.id)
     await changes.publish(context)
     return row_of(request)

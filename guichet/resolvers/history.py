@@ -76,7 +76,9 @@ class Changes:
     """What one rule function wrote: events to publish and people to notify."""
 
     events: list[TicketEvent] = field(default_factory=list)
-    notifications: list[tuple[int, str, str, int | None]] = field(default_factory=list)
+    notifications: list[tuple[int, str, str, int | None, dict[str, int | None]]] = field(
+        default_factory=list
+    )
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def record(
@@ -108,8 +110,16 @@ class Changes:
         self.events.append(event)
         return event
 
-    def notify(self, user_pk: int, kind: str, message: str, ticket_pk: int | None = None) -> None:
-        self.notifications.append((user_pk, kind, message, ticket_pk))
+    def notify(
+        self,
+        user_pk: int,
+        kind: str,
+        message: str,
+        ticket_pk: int | None = None,
+        **about: int | None,
+    ) -> None:
+        """Tell a user, live, after commit; `about` names approval_request_pk or activity_pk."""
+        self.notifications.append((user_pk, kind, message, ticket_pk, about))
 
     def send(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish any other live message after commit."""
@@ -128,8 +138,8 @@ class Changes:
 
         for topic, payload in self.messages:
             await context.bus.publish(topic, payload)
-        for user_pk, kind, message, ticket_pk in self.notifications:
-            await notify(context, user_pk, kind, message, datetime.now(UTC), ticket_pk)
+        for user_pk, kind, message, ticket_pk, about in self.notifications:
+            await notify(context, user_pk, kind, message, datetime.now(UTC), ticket_pk, **about)
 
 
 async def events_page(

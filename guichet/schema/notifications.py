@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from guichet.resolvers import tickets
+from guichet.resolvers import approvals, tickets
 from guichet.schema.fields import related
 from guichet.subscriptions import notifications
 
 if TYPE_CHECKING:
+    from guichet.schema.approvals import ApprovalRequest
     from guichet.schema.tickets import Ticket
 
 
@@ -23,6 +24,9 @@ class Notification:
     created_at: datetime
     ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = related(
         tickets.tickets_by_id, key="ticket_id", description="The ticket it is about, if any."
+    )
+    approval_request: Annotated["ApprovalRequest", strawberry.lazy("guichet.schema.approvals")] | None = (
+        related(approvals.approvals_by_id, key="approval_request_id")
     )
 
     @classmethod

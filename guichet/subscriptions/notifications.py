@@ -20,6 +20,8 @@ class NotificationRow:
     message: str
     created_at: datetime
     ticket_id: int | None = None
+    approval_request_id: int | None = None
+    activity_id: int | None = None
 
 
 async def notify(
@@ -29,6 +31,9 @@ async def notify(
     message: str,
     created_at: datetime,
     ticket_pk: int | None = None,
+    *,
+    approval_request_pk: int | None = None,
+    activity_pk: int | None = None,
 ) -> None:
     """Tell one user something, live. Call after the change has committed."""
     if context.bus is not None:
@@ -39,6 +44,8 @@ async def notify(
                 "message": message,
                 "created_at": created_at.isoformat(),
                 "ticket": ticket_pk,
+                "approvalRequest": approval_request_pk,
+                "activity": activity_pk,
             },
         )
 

@@ -186,6 +186,56 @@ async def test_a_cancelled_subscriber_leaves_the_topic(bus):
         assert await _next(events) == {"after": "cancel"}
 
 
+class _HeldConfirmation(asyncio.Event):
+    """Redis' SUBSCRIBE confirmation, held back until the test releases it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.awaited = asyncio.Event()
+
+    async def wait(self) -> bool:
+        self.awaited.set()
+        return await super().wait()
+
+    def set(self) -> None:  # what the backend's listener calls on confirmation
+        pass
+
+    def release(self) -> None:
+        super().set()
+
+
+async def test_a_subscriber_cancelled_as_redis_confirms_stops(redis_url):
+    """A websocket client that leaves just as Redis confirms its SUBSCRIBE: the cancelled
+    subscription must end, not go on listening (and hold server shutdown) forever.
+    Python 3.11's asyncio.wait_for returns the result when the cancellation and the
+    completion arrive together; here they do, deterministically."""
+    bus = await _connected(redis_url)
+    try:
+        topic = _topic()
+        confirmation = _HeldConfirmation()
+        bus._backend._confirmations[topic] = confirmation
+
+        async def listen() -> None:
+            async with bus.subscribe(topic) as events:
+                await anext(events)
+
+        task = asyncio.create_task(listen())
+        async with asyncio.timeout(5):
+            await confirmation.awaited.wait()
+        confirmation.release()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=RECEIVE_TIMEOUT)
+        if not done:
+            task.cancel()
+            await asyncio.wait({task})
+        assert done, "the cancelled subscriber kept listening"
+        # It ends cancelled, or with broadcaster's KeyError: its `subscribe` cleans up
+        # bookkeeping it had not written yet when the backend's subscribe is interrupted.
+        assert task.cancelled() or isinstance(task.exception(), KeyError)
+    finally:
+        await bus.disconnect()
+
+
 async def test_events_reach_every_process_subscribed_to_the_topic(redis_url):
     """Two Bus instances stand for two server processes sharing one Redis."""
     first, second, publisher = (
