@@ -22,12 +22,18 @@ class ReminderChannel(StrEnum):
 
 class Activity(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="activities", on_delete=fields.CASCADE)
+    ticket = fields.ForeignKeyField(
+        "models.Ticket", related_name="activities", on_delete=fields.CASCADE
+    )
     kind = fields.CharEnumField(ActivityKind, max_length=8)
     subject = fields.CharField(max_length=250)
     description = fields.TextField(null=True)
-    owner = fields.ForeignKeyField("models.User", related_name="activities", on_delete=fields.RESTRICT)
-    created_by = fields.ForeignKeyField("models.User", related_name="activities_created", on_delete=fields.RESTRICT)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="activities", on_delete=fields.RESTRICT
+    )
+    created_by = fields.ForeignKeyField(
+        "models.User", related_name="activities_created", on_delete=fields.RESTRICT
+    )
     due_at = fields.DatetimeField(null=True, db_index=True)
     remind_at = fields.DatetimeField(null=True)
     # Comma-separated ReminderChannel values ("" when there is no reminder).

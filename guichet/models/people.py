@@ -35,6 +35,8 @@ class User(Model):
     # Stored lower-cased: one address, one person.
     email = fields.CharField(max_length=254, unique=True)
     password_hash = fields.CharField(max_length=200, null=True)
+    # E.164 (+33612345678), for SMS reminders.
+    phone = fields.CharField(max_length=16, null=True)
     role = fields.CharEnumField(Role, max_length=16, default=Role.END_USER, db_index=True)
     # Tokens issued before this instant no longer sign anyone in.
     password_changed_at = fields.DatetimeField(null=True)

@@ -24,10 +24,16 @@ class Resolution(Model):
     """How a ticket was resolved: one per ticket, written once it is SOLVED or CLOSED."""
 
     id = fields.IntField(primary_key=True)
-    ticket = fields.OneToOneField("models.Ticket", related_name="resolution", on_delete=fields.CASCADE)
+    ticket = fields.OneToOneField(
+        "models.Ticket", related_name="resolution", on_delete=fields.CASCADE
+    )
     body = fields.TextField()
-    author = fields.ForeignKeyField("models.User", related_name="resolutions", on_delete=fields.RESTRICT)
-    article = fields.ForeignKeyField("models.Article", related_name="resolutions", null=True, on_delete=fields.SET_NULL)
+    author = fields.ForeignKeyField(
+        "models.User", related_name="resolutions", on_delete=fields.RESTRICT
+    )
+    article = fields.ForeignKeyField(
+        "models.Article", related_name="resolutions", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -42,7 +48,9 @@ class SatisfactionScore(StrEnum):
 
 class SatisfactionRating(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.OneToOneField("models.Ticket", related_name="satisfaction", on_delete=fields.CASCADE)
+    ticket = fields.OneToOneField(
+        "models.Ticket", related_name="satisfaction", on_delete=fields.CASCADE
+    )
     score = fields.CharEnumField(SatisfactionScore, max_length=8)
     comment = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -16,8 +16,12 @@ class BillStatus(StrEnum):
 
 class TimeEntry(Model):
     id = fields.IntField(primary_key=True)
-    ticket = fields.ForeignKeyField("models.Ticket", related_name="time_entries", on_delete=fields.CASCADE)
-    agent = fields.ForeignKeyField("models.User", related_name="time_entries", on_delete=fields.RESTRICT)
+    ticket = fields.ForeignKeyField(
+        "models.Ticket", related_name="time_entries", on_delete=fields.CASCADE
+    )
+    agent = fields.ForeignKeyField(
+        "models.User", related_name="time_entries", on_delete=fields.RESTRICT
+    )
     minutes = fields.IntField()
     bill_status = fields.CharEnumField(BillStatus, max_length=16, db_index=True)
     note = fields.TextField(null=True)
@@ -37,7 +41,9 @@ class HourlyRate(Model):
     """An agent's hourly rate in cents, set by admins."""
 
     id = fields.IntField(primary_key=True)
-    agent = fields.OneToOneField("models.User", related_name="hourly_rate", on_delete=fields.CASCADE)
+    agent = fields.OneToOneField(
+        "models.User", related_name="hourly_rate", on_delete=fields.CASCADE
+    )
     cents = fields.IntField()
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -25,9 +25,9 @@ class Notification:
     ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = related(
         tickets.tickets_by_id, key="ticket_id", description="The ticket it is about, if any."
     )
-    approval_request: Annotated["ApprovalRequest", strawberry.lazy("guichet.schema.approvals")] | None = (
-        related(approvals.approvals_by_id, key="approval_request_id")
-    )
+    approval_request: (
+        Annotated[ApprovalRequest, strawberry.lazy("guichet.schema.approvals")] | None
+    ) = related(approvals.approvals_by_id, key="approval_request_id")
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

@@ -65,7 +65,7 @@ def senders_for(settings: Settings) -> dict[OutboxChannel, tuple[Sender, OutboxS
         if settings.smtp_url
         else (log_only, OutboxStatus.LOGGED)
     )
-    sms_path = getattr(settings, "sms_sender", None)
+    sms_path = settings.sms_sender
     sms = (
         (load_sms_sender(sms_path), OutboxStatus.SENT)
         if sms_path

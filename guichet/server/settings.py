@@ -38,6 +38,8 @@ class Settings:
     legacy_graphql_ws: bool = False
     max_subscriptions_per_connection: int = 20
     allowed_origins: tuple[str, ...] = ()
+    csat_window_days: int = 28
+    sms_sender: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -194,6 +196,18 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _sms_sender(env: Mapping[str, str]) -> str | None:
+    path = env.get("GUICHET_SMS_SENDER") or None
+    if path is None:
+        return None
+    module, sep, name = path.partition(":")
+    if not sep or not name.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
+        raise SettingsError(
+            f"GUICHET_SMS_SENDER must name an async callable as package.module:function, got {path!r}"
+        )
+    return path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
     env = os.environ if env is None else env
@@ -214,6 +228,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "GUICHET_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1000
         ),
         allowed_origins=_origins(env),
+        csat_window_days=_positive_int(env, "GUICHET_CSAT_WINDOW_DAYS", 28, 3650),
+        sms_sender=_sms_sender(env),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))
