@@ -25,7 +25,7 @@ from guichet.models.approvals import (
 )
 from guichet.models.people import Role, User
 from guichet.models.tickets import Ticket, TicketEventKind, TicketStatus
-from guichet.resolvers import access, ids, outbox, people, ticket_updates
+from guichet.resolvers import access, ids, outbox, people
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
@@ -199,9 +199,6 @@ async def pending_approvals_block(ticket_pks: Sequence[int]) -> dict[int, list[U
         ]
         for r in rows
     }
-
-
-ticket_updates.CLOSE_BLOCKERS.append(pending_approvals_block)
 
 
 # ---------------------------------------------------------------- rules

@@ -147,6 +147,7 @@ async def add_comment(
     public reply opens a NEW one."""
     viewer = context.require_viewer()
     current = await target_ticket(context, ticket_id)
+    await access.customer_participates(viewer, current.pk)
     done = await idempotency.previous_result(viewer.id, "addComment", idempotency_key)
     if done is not None:
         return await access.comment(context, done), current

@@ -22,7 +22,7 @@ from guichet.models.tickets import (
     TicketStatus,
     TicketTag,
 )
-from guichet.resolvers import access, custom_fields, ids
+from guichet.resolvers import access, approvals, custom_fields, ids
 from guichet.resolvers.errors import Forbidden, Refused, UserError
 from guichet.resolvers.history import Changes
 from guichet.resolvers.tickets import (
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 # A close blocker: `async def blockers(ticket_pks) -> {ticket_pk: [UserError, ...]}`.
 CloseBlocker = Callable[[Sequence[int]], Awaitable[dict[int, list[UserError]]]]
-CLOSE_BLOCKERS: list[CloseBlocker] = []
+CLOSE_BLOCKERS: list[CloseBlocker] = [approvals.pending_approvals_block]
 
 SOLVED_STATES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 MESSAGES = {
@@ -139,6 +139,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
     if viewer.is_agent and not access.may_work_tickets(viewer):
         raise Forbidden("Light agents read tickets and write internal notes only.")
     current = await target_ticket(context, request.id)
+    await access.customer_participates(viewer, current.pk)
     if not viewer.is_agent:
         _refuse_customer_fields(request)
     if current.status is TicketStatus.CLOSED:

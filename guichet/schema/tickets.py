@@ -8,6 +8,7 @@ import strawberry
 
 from guichet.models.people import Role
 from guichet.resolvers import (
+    approvals,
     comments,
     custom_fields,
     history,
@@ -17,6 +18,7 @@ from guichet.resolvers import (
     tickets,
 )
 from guichet.resolvers.errors import BadRequest, Refused
+from guichet.schema.approvals import ApprovalRequest
 from guichet.schema.attachments import Attachment, Upload
 from guichet.schema.comments import Comment
 from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput
@@ -71,6 +73,11 @@ class Ticket(Node):
     )
     follow_up_of: Ticket | None = related(tickets.tickets_by_id, key="follow_up_of_id")
     follow_ups: list[Ticket] = related(tickets.follow_ups_by_ticket, key="pk")
+    approval_requests: list[ApprovalRequest] = related(
+        approvals.approvals_by_ticket,
+        key="pk",
+        description="Approval requests on the ticket (to an end user: those they are asked to decide).",
+    )
 
     @strawberry.field(description="The conversation: public replies, and internal notes for staff.")
     async def comments(
