@@ -23,7 +23,7 @@ from guichet.resolvers.tickets import (
     channel_of,
     forget,
     target_ticket,
-    text_input_error,
+    text_error,
 )
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ async def add_comment(
             )
         public = False
     public = True if public is None else public
-    if error := text_input_error(body, ["input", "body"], max_length=MAX_BODY):
+    if error := text_error(body, ["input", "body"], max_length=MAX_BODY):
         raise Refused(error)
     via = channel_of(viewer)
     changes = Changes()

@@ -82,4 +82,8 @@ def text_error(value: str | None, path: Sequence[str], *, max_length: int) -> Us
             CommonErrorCode.TOO_LONG,
             list(path),
         )
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        return UserError(
+            f"{path[-1]} contains a NUL character.", CommonErrorCode.INVALID, list(path)
+        )
     return None

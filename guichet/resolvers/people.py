@@ -224,7 +224,7 @@ def normalize_email(email: str) -> str:
 def email_error(email: str, path: list[str]) -> UserError | None:
     if not email or not email.strip():
         return UserError("An e-mail address is required.", PeopleErrorCode.REQUIRED, path)
-    if len(email) > 254 or not EMAIL.match(email.strip()):
+    if len(email) > 254 or "\x00" in email or not EMAIL.match(email.strip()):
         return UserError(
             f"{email!r} is not an e-mail address.", PeopleErrorCode.INVALID_EMAIL, path
         )

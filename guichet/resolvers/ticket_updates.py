@@ -39,7 +39,7 @@ from guichet.resolvers.tickets import (
     record_values,
     row_of,
     target_ticket,
-    text_input_error,
+    text_error,
     tickets_by_id,
 )
 
@@ -147,7 +147,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             UserError(MESSAGES["TICKET_CLOSED"], TicketErrorCode.TICKET_CLOSED, ["input", "id"])
         )
     if _given(request.subject) and (
-        error := text_input_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
+        error := text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
     ):
         raise Refused(error)
     visible_fields = await custom_fields.fields_visible_to(viewer)

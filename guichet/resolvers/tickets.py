@@ -28,7 +28,7 @@ from guichet.models.tickets import (
     TicketType,
 )
 from guichet.resolvers import access, custom_fields, idempotency, ids, people
-from guichet.resolvers.errors import CommonErrorCode, Forbidden, Refused, UserError, text_error
+from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
 
@@ -197,15 +197,6 @@ async def follow_ups_by_ticket(context: Context, keys: Sequence[int]) -> list[li
 
 
 # ---------------------------------------------------------------- checks shared with updates
-
-
-def text_input_error(value: str | None, path: list[str], *, max_length: int) -> UserError | None:
-    """`text_error`, and no NUL character, which PostgreSQL text cannot hold."""
-    if value is not None and "\x00" in value:
-        return UserError(
-            f"{path[-1]} contains a NUL character.", CommonErrorCode.INVALID, list(path)
-        )
-    return text_error(value, path, max_length=max_length)
 
 
 def normalized_tags(tags: Sequence[str] | None, path: list[str]) -> list[str]:
@@ -381,8 +372,8 @@ async def create_ticket(context: Context, request: Any) -> TicketRow:
     if done is not None:
         return await access.ticket(context, done)
     errors = [
-        text_input_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_input_error(request.description, ["input", "description"], max_length=MAX_BODY),
+        text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
+        text_error(request.description, ["input", "description"], max_length=MAX_BODY),
     ]
     if not viewer.is_agent:
         for name, path in (
@@ -499,8 +490,8 @@ async def create_follow_up(
         )
     subject = subject if subject is not None else source.subject
     errors = [
-        text_input_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_input_error(description, ["input", "description"], max_length=MAX_BODY),
+        text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
+        text_error(description, ["input", "description"], max_length=MAX_BODY),
     ]
     if errors := [e for e in errors if e]:
         raise Refused(*errors)
