@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guichet.models.db import close_database, db, open_database  # noqa: E402
-from guichet.models.migrate import apply_migrations  # noqa: E402
-from guichet.models.people import Organization, OrganizationMember, Role, User  # noqa: E402
-from guichet.models.tickets import Channel, Comment, Ticket, TicketPriority, TicketStatus  # noqa: E402
-from guichet.resolvers.auth import hash_password  # noqa: E402
+from guichet.models.db import close_database, db, open_database
+from guichet.models.migrate import apply_migrations
+from guichet.models.people import Organization, OrganizationMember, Role, User
+from guichet.models.tickets import Channel, Comment, Ticket, TicketPriority, TicketStatus
+from guichet.resolvers.auth import hash_password
 
 PASSWORD = "bench-password"
 STATUS_WEIGHTS = {
@@ -43,17 +43,43 @@ async def seed(url: str, tickets: int, customers: int, agents: int, comments: in
         started = time.perf_counter()
         password_hash = await hash_password(PASSWORD)
         organizations = await Organization.bulk_create(
-            [Organization(name=f"Customer company {i}", shared_tickets=i % 3 == 0) for i in range(50)]
+            [
+                Organization(name=f"Customer company {i}", shared_tickets=i % 3 == 0)
+                for i in range(50)
+            ]
         )
         organizations = await Organization.all().order_by("id")
-        users = [User(name=f"Agent {i}", email=f"agent{i}@bench.test", role=Role.AGENT, password_hash=password_hash) for i in range(agents)]
-        users += [User(name=f"Customer {i}", email=f"customer{i}@bench.test", role=Role.END_USER, password_hash=password_hash) for i in range(customers)]
+        users = [
+            User(
+                name=f"Agent {i}",
+                email=f"agent{i}@bench.test",
+                role=Role.AGENT,
+                password_hash=password_hash,
+            )
+            for i in range(agents)
+        ]
+        users += [
+            User(
+                name=f"Customer {i}",
+                email=f"customer{i}@bench.test",
+                role=Role.END_USER,
+                password_hash=password_hash,
+            )
+            for i in range(customers)
+        ]
         for i in range(0, len(users), CHUNK):
             await User.bulk_create(users[i : i + CHUNK])
         agent_ids = await User.filter(role=Role.AGENT).order_by("id").values_list("id", flat=True)
-        customer_ids = await User.filter(role=Role.END_USER).order_by("id").values_list("id", flat=True)
+        customer_ids = (
+            await User.filter(role=Role.END_USER).order_by("id").values_list("id", flat=True)
+        )
         await OrganizationMember.bulk_create(
-            [OrganizationMember(organization_id=organizations[i % len(organizations)].id, user_id=c) for i, c in enumerate(customer_ids)]
+            [
+                OrganizationMember(
+                    organization_id=organizations[i % len(organizations)].id, user_id=c
+                )
+                for i, c in enumerate(customer_ids)
+            ]
         )
         base = datetime.now(UTC) - timedelta(days=365)
         statuses = list(STATUS_WEIGHTS)
@@ -64,27 +90,36 @@ async def seed(url: str, tickets: int, customers: int, agents: int, comments: in
             created = base + timedelta(minutes=n * 20)
             rows.append(
                 Ticket(
-                    number=n, subject=f"Request {n}: printer jam on floor {n % 7}",
+                    number=n,
+                    subject=f"Request {n}: printer jam on floor {n % 7}",
                     description="The printer eats paper and shows error E-42. " * 3,
-                    status=status, priority=rng.choice(list(TicketPriority)), via=Channel.PORTAL,
-                    requester_id=(requester := rng.choice(customer_ids)), submitter_id=requester,
+                    status=status,
+                    priority=rng.choice(list(TicketPriority)),
+                    via=Channel.PORTAL,
+                    requester_id=(requester := rng.choice(customer_ids)),
+                    submitter_id=requester,
                     assignee_id=rng.choice(agent_ids) if status is not TicketStatus.NEW else None,
-                    created_at=created, updated_at=created + timedelta(hours=rng.randint(0, 200)),
+                    created_at=created,
+                    updated_at=created + timedelta(hours=rng.randint(0, 200)),
                 )  # fmt: skip
             )
         for i in range(0, len(rows), CHUNK):
             await Ticket.bulk_create(rows[i : i + CHUNK])
         await db().execute_script(f"UPDATE ticket_counter SET last_number = {tickets}")
-        ticket_ids = await Ticket.all().order_by("id").values_list("id", "requester_id", "created_at")
+        ticket_ids = (
+            await Ticket.all().order_by("id").values_list("id", "requester_id", "created_at")
+        )
         batch = []
         for k in range(comments):
             ticket_id, requester, created = ticket_ids[k % len(ticket_ids)]
             from_agent = rng.random() < 0.6
             batch.append(
                 Comment(
-                    ticket_id=ticket_id, author_id=rng.choice(agent_ids) if from_agent else requester,
+                    ticket_id=ticket_id,
+                    author_id=rng.choice(agent_ids) if from_agent else requester,
                     body=f"Reply {k}: have you tried turning it off and on again?",
-                    public=not from_agent or rng.random() < 0.7, via=Channel.WEB,
+                    public=not from_agent or rng.random() < 0.7,
+                    via=Channel.WEB,
                     created_at=created + timedelta(minutes=5 * (k // len(ticket_ids) + 1)),
                 )  # fmt: skip
             )

@@ -18,12 +18,12 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guichet.models.db import close_database, open_database  # noqa: E402
-from guichet.resolvers import sql  # noqa: E402
-from guichet.resolvers.auth import viewer_from_token  # noqa: E402
-from guichet.resolvers.context import Context  # noqa: E402
-from guichet.schema.root import build_schema  # noqa: E402
-from guichet.server.settings import load_settings  # noqa: E402
+from guichet.models.db import close_database, open_database
+from guichet.resolvers import sql
+from guichet.resolvers.auth import viewer_from_token
+from guichet.resolvers.context import Context
+from guichet.schema.root import build_schema
+from guichet.server.settings import load_settings
 
 QUERY = (Path(__file__).parent / "dashboard.graphql").read_text()
 
@@ -71,8 +71,10 @@ async def main(runs: int) -> None:
     await close_database()
     total = statistics.median(totals) * 1000
     fetch = statistics.median(fetching) * 1000
-    print(f"runs: {runs}; median per request: total {total:.2f} ms, SQL {fetch:.2f} ms, "
-          f"GraphQL execution and shaping {total - fetch:.2f} ms ({(total - fetch) / total:.0%})")
+    print(
+        f"runs: {runs}; median per request: total {total:.2f} ms, SQL {fetch:.2f} ms, "
+        f"GraphQL execution and shaping {total - fetch:.2f} ms ({(total - fetch) / total:.0%})"
+    )
 
 
 if __name__ == "__main__":

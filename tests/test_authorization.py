@@ -70,8 +70,31 @@ CASES: dict[str, Case] = {
     ),
     "Subscription.notifications": Case("subscription { notifications { kind } }", EVERYONE),
     "Query.tickets": Case("{ tickets { totalCount } }", EVERYONE),
+    "Query.ticketStats": Case("{ ticketStats(groupBy: [STATUS]) { count } }", AGENTS),
     "Query.ticket": Case("{ ticket(number: 1) { id } }", EVERYONE),
     "Query.customFields": Case("{ customFields { key } }", EVERYONE),
+    "Query.timeStats": Case("{ timeStats(groupBy: [AGENT]) { minutes } }", AGENTS),
+    "Mutation.logTime": Case(
+        'mutation { logTime(input: {ticketId: "VGlja2V0Ojk5OQ", minutes: 5}) { errors { code } } }',
+        AGENTS,
+    ),
+    # An agent asking about an entry that is not theirs gets NOT_FOUND, not FORBIDDEN.
+    "Mutation.updateTimeEntry": Case(
+        'mutation { updateTimeEntry(input: {id: "VGltZUVudHJ5Ojk5OQ", minutes: 5}) { errors { code } } }',
+        AGENTS,
+    ),
+    "Mutation.deleteTimeEntry": Case(
+        'mutation { deleteTimeEntry(input: {id: "VGltZUVudHJ5Ojk5OQ"}) { errors { code } } }',
+        AGENTS,
+    ),
+    "Mutation.setHourlyRate": Case(
+        'mutation { setHourlyRate(input: {agentId: "VXNlcjo5OTk", cents: 5000}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Mutation.markBilled": Case(
+        'mutation { markBilled(input: {entryIds: ["VGltZUVudHJ5Ojk5OQ"], invoiceRef: "INV-1"}) { errors { code } } }',
+        ADMINS,
+    ),
     "Mutation.createTicket": Case(
         'mutation { createTicket(input: {subject: "", description: ""}) { errors { code } } }',
         frozenset({"END_USER"}) | AGENTS,
@@ -97,6 +120,49 @@ CASES: dict[str, Case] = {
     ),
     "Subscription.ticketHistory": Case(
         'subscription { ticketHistory(ticketId: "VGlja2V0Ojk5OQ") { kind } }', EVERYONE
+    ),
+    "Query.myApprovalRequests": Case("{ myApprovalRequests { totalCount } }", EVERYONE),
+    "Mutation.requestApproval": Case(
+        'mutation { requestApproval(input: {ticketId: "VGlja2V0Ojk5OQ", approverIds: [], subject: "s", message: "m"}) { errors { code } } }',
+        AGENTS,
+    ),
+    # Any role may answer or withdraw: who is not an approver (the asker, an admin) gets
+    # NOT_FOUND, not FORBIDDEN, so nobody learns a request exists.
+    "Mutation.respondToApproval": Case(
+        'mutation { respondToApproval(input: {id: "QXBwcm92YWxSZXF1ZXN0Ojk5OQ", decision: APPROVE}) { errors { code } } }',
+        EVERYONE,
+    ),
+    "Mutation.withdrawApproval": Case(
+        'mutation { withdrawApproval(id: "QXBwcm92YWxSZXF1ZXN0Ojk5OQ") { errors { code } } }',
+        EVERYONE,
+    ),
+    "Subscription.approvalRequestAssigned": Case(
+        "subscription { approvalRequestAssigned { id } }", EVERYONE
+    ),
+    "Query.myActivities": Case("{ myActivities { id } }", STAFF),
+    "Mutation.addActivity": Case(
+        'mutation { addActivity(input: {ticketId: "VGlja2V0Ojk5OQ", kind: TASK, subject: "s"}) { errors { code } } }',
+        STAFF,
+    ),
+    "Mutation.updateActivity": Case(
+        'mutation { updateActivity(input: {id: "QWN0aXZpdHk6OTk5", subject: "s"}) { errors { code } } }',
+        STAFF,
+    ),
+    "Query.suggestArticles": Case('{ suggestArticles(query: "printer") { id } }', EVERYONE),
+    "Query.satisfactionStats": Case("{ satisfactionStats { good bad score } }", AGENTS),
+    "Mutation.setResolution": Case(
+        'mutation { setResolution(input: {ticketId: "VGlja2V0Ojk5OQ", body: "b"}) { errors { code } } }',
+        AGENTS,
+    ),
+    # Anyone may try to rate: who is not the requester gets a NOT_REQUESTER payload error
+    # (or NOT_FOUND for a ticket they cannot see), not FORBIDDEN.
+    "Mutation.rateSatisfaction": Case(
+        'mutation { rateSatisfaction(input: {ticketId: "VGlja2V0Ojk5OQ", score: GOOD}) { errors { code } } }',
+        EVERYONE,
+    ),
+    "Mutation.updateArticle": Case(
+        'mutation { updateArticle(input: {id: "QXJ0aWNsZTo5OTk", published: false}) { errors { code } } }',
+        AGENTS,
     ),
 }
 

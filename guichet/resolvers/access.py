@@ -229,3 +229,71 @@ async def approval_request(context: Context, pk: int):
     if found is None:
         raise NotFound()
     return found
+
+
+# ---------------------------------------------------------------- time entries
+
+
+def may_track_time(viewer: Viewer) -> bool:
+    """Time entries, their costs and billing: agents and above (not light agents)."""
+    return viewer.at_least(Role.AGENT)
+
+
+async def time_entry(context: Context, pk: int):
+    """A time entry, for agents and above; NotFound for everyone else."""
+    from guichet.resolvers import time_tracking
+
+    if not may_track_time(context.require_viewer()):
+        raise NotFound()
+    found = await context.loader(time_tracking.entries_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+# ---------------------------------------------------------------- activities
+
+
+def can_see_activities(viewer: Viewer) -> bool:
+    """Activities (tasks, calls, events) are internal: staff, light agents included."""
+    return viewer.is_agent
+
+
+async def activity(context: Context, pk: int):
+    """An activity, for staff; NotFound for everyone else."""
+    from guichet.resolvers import activities
+
+    if not can_see_activities(context.require_viewer()):
+        raise NotFound()
+    found = await context.loader(activities.activities_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+# ---------------------------------------------------------------- help center, satisfaction
+
+
+def visible_articles_condition(viewer: Viewer, alias: str) -> str:
+    """Published help-center articles are for everyone signed in; unpublished ones for staff."""
+    return "TRUE" if viewer.is_agent else f"{alias}.published = TRUE"
+
+
+def visible_satisfaction_condition(
+    viewer: Viewer, ticket_alias: str, param: int
+) -> tuple[str, list]:
+    """A ticket's satisfaction rating: for its requester and staff. Other customers who see
+    the ticket (members of a sharing organization, CCs) do not see it."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return f"{ticket_alias}.requester_id = ${param}", [viewer.id]
+
+
+async def article(context: Context, pk: int):
+    """A help-center article: published for everyone signed in, unpublished for staff."""
+    from guichet.resolvers import resolutions
+
+    found = await context.loader(resolutions.articles_by_id).load(pk)
+    if found is None:
+        raise NotFound()
+    return found

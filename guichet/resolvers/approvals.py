@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
 
 MAX_APPROVERS = 20
+# Ids are 32-bit integers in the database: a larger one names no row (and PostgreSQL
+# refuses it as a parameter instead of finding nothing).
+MAX_PK = 2**31 - 1
 
 
 class ApprovalErrorCode(StrEnum):
@@ -102,11 +105,14 @@ def row_of(request: ApprovalRequest) -> ApprovalRow:
 async def approvals_by_id(context: Context, keys: Sequence[int]) -> list[ApprovalRow | None]:
     """Requests by id: staff see those of every ticket; a customer only those they decide."""
     viewer = context.require_viewer()
-    condition, params = access.visible_approvals_condition(viewer, "r", len(keys) + 1)
+    wanted = [k for k in keys if 0 < k <= MAX_PK]  # node(id) may name any number
+    if not wanted:
+        return [None] * len(keys)
+    condition, params = access.visible_approvals_condition(viewer, "r", len(wanted) + 1)
     rows = await fetch(
         f"SELECT {APPROVAL_COLUMNS} FROM approval_request r"
-        f" WHERE r.id IN ({placeholders(len(keys))}) AND {condition}",
-        *keys,
+        f" WHERE r.id IN ({placeholders(len(wanted))}) AND {condition}",
+        *wanted,
         *params,
     )
     found = {r["id"]: approval_row(r) for r in rows}
@@ -204,6 +210,12 @@ async def pending_approvals_block(ticket_pks: Sequence[int]) -> dict[int, list[U
 # ---------------------------------------------------------------- rules
 
 
+def _decoded(global_id: str, type_name: str) -> int | None:
+    """The pk a global id of that type names, or None when no row can have it."""
+    pk = ids.decode_as(global_id, type_name)
+    return pk if pk is not None and 0 < pk <= MAX_PK else None
+
+
 def _link(context: Context, request_pk: int) -> str:
     base = context.settings.public_url if context.settings else "http://127.0.0.1:8000"
     return f"{base}/approvals/{ids.encode('ApprovalRequest', request_pk)}"
@@ -229,7 +241,7 @@ async def _approvers(approver_ids: Sequence[str], viewer: Viewer) -> list[User]:
     pks: list[int] = []
     for i, gid in enumerate(approver_ids):
         path = ["input", "approverIds", str(i)]
-        pk = ids.decode_as(gid, "User")
+        pk = _decoded(gid, "User")
         if pk is None:
             raise Refused(
                 UserError(f"No user has the id {gid!r}.", ApprovalErrorCode.UNKNOWN_APPROVER, path)
@@ -315,6 +327,7 @@ async def request_approval(
                 "APPROVAL_REQUESTED",
                 f"{viewer.name} asks for your approval: {request.subject} (ticket #{ticket.number})",
                 ticket.id,
+                approval_request_pk=request.id,
             )
         ticket.updated_at = datetime.now(UTC)
         await ticket.save(update_fields=["updated_at"])
@@ -330,7 +343,7 @@ async def _request_for_approver(context: Context, approval_id: str) -> ApprovalR
     """The request, locked, if the viewer is one of its approvers; NotFound otherwise, so a
     non-approver never learns it exists."""
     viewer = context.require_viewer()
-    pk = ids.decode_as(approval_id, "ApprovalRequest")
+    pk = _decoded(approval_id, "ApprovalRequest")
     if pk is None or not await ApprovalApprover.filter(request_id=pk, user_id=viewer.id).exists():
         raise NotFound("No such approval request.")
     return await ApprovalRequest.select_for_update().get(id=pk)
@@ -342,24 +355,16 @@ async def respond(
     """APPROVE, DENY, or only a comment (to ask for more information: the request stays
     PENDING). The first decision decides; the asking agent is told of each response."""
     viewer = context.require_viewer()
-    if decision is None and (comment is None or not comment.strip()):
+    # A blank comment is no comment; any other is checked, with a decision or without.
+    comment = comment if comment is not None and comment.strip() else None
+    if decision is None and comment is None:
         raise Refused(
             UserError("Decide, or write a comment.", ApprovalErrorCode.EMPTY_RESPONSE, ["input"])
         )
-    if (
-        comment is not None
-        and (error := text_error(comment, ["input", "comment"], max_length=MAX_BODY))
-        and decision is None
+    if comment is not None and (
+        error := text_error(comment, ["input", "comment"], max_length=MAX_BODY)
     ):
         raise Refused(error)
-    if comment is not None and len(comment) > MAX_BODY:
-        raise Refused(
-            UserError(
-                f"comment is longer than {MAX_BODY} characters.",
-                ApprovalErrorCode.TOO_LONG,
-                ["input", "comment"],
-            )
-        )
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
@@ -374,7 +379,7 @@ async def respond(
             )
         ticket = await Ticket.get(id=request.ticket_id)
         gid = ids.encode("ApprovalRequest", request.id)
-        if comment and comment.strip():
+        if comment is not None:
             await ApprovalComment.create(request_id=request.id, author_id=viewer.id, body=comment)
             await changes.record(
                 ticket.id, TicketEventKind.APPROVAL_COMMENTED, actor_pk=viewer.id, via=via, public=False,
@@ -426,7 +431,7 @@ async def _tell_all_approvers(changes: Changes, request_pk: int) -> None:
 async def withdraw(context: Context, approval_id: str) -> ApprovalRow:
     """The asking agent (or an admin) withdraws a pending request."""
     viewer = context.require_viewer()
-    pk = ids.decode_as(approval_id, "ApprovalRequest")
+    pk = _decoded(approval_id, "ApprovalRequest")
     changes = Changes()
     async with in_transaction():
         request = await ApprovalRequest.select_for_update().get_or_none(id=pk or 0)

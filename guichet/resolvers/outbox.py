@@ -5,9 +5,11 @@ exactly when the change that caused it committed. `deliver_due` claims due messa
 atomically (one UPDATE … RETURNING; on PostgreSQL the rows are picked with FOR UPDATE SKIP
 LOCKED, so several workers never claim the same message), sends them, and records the
 outcome. A failed attempt is retried with exponential back-off; a worker that dies
-mid-send leaves a claim that expires, and the message is retried. Each e-mail carries a
-Message-ID derived from its outbox id, so a retry after a crash at the worst moment (sent,
-not yet recorded) is recognisable as the same message by mail servers and clients.
+mid-send leaves a claim that expires, and the message is retried. A worker renews its
+claim on each message just before sending it, so one slowed down beyond its claim never
+sends a message another worker has taken over since. Each e-mail carries a Message-ID
+derived from its outbox row, so a retry after a crash at the worst moment (sent, not yet
+recorded) is recognisable as the same message by mail servers and clients.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from guichet.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
-from guichet.resolvers.sql import execute, fetch
+from guichet.resolvers.sql import as_datetime, execute, fetch
 
 log = logging.getLogger("guichet.outbox")
 
@@ -36,6 +38,9 @@ class Outgoing:
     subject: str
     body: str
     attempts: int
+    created_at: datetime | None = None
+    # The claim this worker holds on the message (it holds none once another claimed it).
+    claimed_until: datetime | None = None
 
 
 # A sender delivers one message or raises; the worker picks one per channel.
@@ -65,13 +70,14 @@ async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Out
     from guichet.models.db import dialect
 
     lock = " FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
+    until = now + timedelta(seconds=CLAIM_SECONDS)
     rows = await fetch(
         "UPDATE outbox_message SET claimed_until = $1, attempts = attempts + 1"
         " WHERE id IN (SELECT id FROM outbox_message WHERE status = 'PENDING'"
         " AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)"
         f" ORDER BY id LIMIT $3{lock})"
-        " RETURNING id, channel, recipient, subject, body, attempts",
-        now + timedelta(seconds=CLAIM_SECONDS),
+        " RETURNING id, channel, recipient, subject, body, attempts, created_at",
+        until,
         now,
         limit,
     )
@@ -83,9 +89,25 @@ async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Out
             r["subject"],
             r["body"],
             r["attempts"],
+            as_datetime(r["created_at"]),
+            until,
         )
         for r in sorted(rows, key=lambda r: r["id"])
     ]
+
+
+async def _still_claimed(message: Outgoing) -> bool:
+    """Renew this worker's claim on a message just before sending it. False when the claim
+    expired (the messages before it in the batch took that long) and another worker
+    claimed the message since: that worker sends it, this one must not."""
+    renewed = await execute(
+        "UPDATE outbox_message SET claimed_until = $1"
+        " WHERE id = $2 AND status = 'PENDING' AND claimed_until = $3",
+        datetime.now(UTC) + timedelta(seconds=CLAIM_SECONDS),
+        message.id,
+        message.claimed_until,
+    )
+    return renewed == 1
 
 
 async def _record(message: Outgoing, status: OutboxStatus, error: str | None = None) -> None:
@@ -113,6 +135,11 @@ async def deliver_due(senders: Mapping[OutboxChannel, tuple[Sender, OutboxStatus
     """Send what is due; returns how many messages were delivered this round."""
     delivered = 0
     for message in await claim_due():
+        if not await _still_claimed(message):
+            log.warning(
+                "%s message %s was taken over by another worker", message.channel, message.id
+            )
+            continue
         send, success = senders[message.channel]
         try:
             await send(message)

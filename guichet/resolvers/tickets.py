@@ -480,6 +480,7 @@ async def create_follow_up(
     if viewer.is_agent and not access.may_work_tickets(viewer):
         raise Forbidden("Light agents read tickets and write internal notes only.")
     source = await target_ticket(context, ticket_id)
+    await access.customer_participates(viewer, source.pk)  # not an approver who only reads
     if source.status is not TicketStatus.CLOSED:
         raise Refused(
             UserError(

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from guichet.resolvers import approvals, tickets
+from guichet.resolvers import activities, approvals, tickets
 from guichet.schema.fields import related
 from guichet.subscriptions import notifications
 
 if TYPE_CHECKING:
+    from guichet.schema.activities import Activity
     from guichet.schema.approvals import ApprovalRequest
     from guichet.schema.tickets import Ticket
 
@@ -28,6 +29,11 @@ class Notification:
     approval_request: (
         Annotated[ApprovalRequest, strawberry.lazy("guichet.schema.approvals")] | None
     ) = related(approvals.approvals_by_id, key="approval_request_id")
+    activity: Annotated[Activity, strawberry.lazy("guichet.schema.activities")] | None = related(
+        activities.activities_by_id,
+        key="activity_id",
+        description="The activity it is about (ACTIVITY_REMINDER, ACTIVITY_ASSIGNED), if any.",
+    )
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

@@ -10,6 +10,8 @@ from strawberry.tools import merge_types
 
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import NotFound
+from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
+from guichet.schema.analytics import AnalyticsQuery
 from guichet.schema.approvals import (
     ApprovalMutation,
     ApprovalQuery,
@@ -26,7 +28,9 @@ from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQue
 from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
 from guichet.schema.requires import check_requires_nullable
+from guichet.schema.resolutions import Article, ResolutionMutation, ResolutionQuery
 from guichet.schema.tickets import Ticket, TicketMutation, TicketQuery
+from guichet.schema.time_tracking import TimeEntry, TimeTrackingMutation, TimeTrackingQuery
 
 # Node types by the type name inside their global id, each loaded through access.
 NODE_LOADERS = {
@@ -38,6 +42,9 @@ NODE_LOADERS = {
     "TicketEvent": access.event,
     "CustomField": access.custom_field,
     "ApprovalRequest": access.approval_request,
+    "Article": access.article,
+    "TimeEntry": access.time_entry,
+    "Activity": access.activity,
 }
 
 
@@ -58,7 +65,17 @@ class NodeQuery:
             return None
 
 
-QUERIES = (NodeQuery, PeopleQuery, TicketQuery, CustomFieldQuery, ApprovalQuery)
+QUERIES = (
+    NodeQuery,
+    PeopleQuery,
+    TicketQuery,
+    CustomFieldQuery,
+    ApprovalQuery,
+    AnalyticsQuery,
+    TimeTrackingQuery,
+    ActivityQuery,
+    ResolutionQuery,
+)
 MUTATIONS = (
     AuthMutation,
     PeopleMutation,
@@ -66,6 +83,9 @@ MUTATIONS = (
     CommentMutation,
     CustomFieldMutation,
     ApprovalMutation,
+    TimeTrackingMutation,
+    ActivityMutation,
+    ResolutionMutation,
 )
 SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription, ApprovalSubscription)
 # Types reachable only through the Node interface must still be in the schema.
@@ -79,6 +99,9 @@ EXTRA_TYPES = (
     CustomField,
     Attachment,
     ApprovalRequest,
+    TimeEntry,
+    Activity,
+    Article,
 )
 
 

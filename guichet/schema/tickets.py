@@ -8,16 +8,21 @@ import strawberry
 
 from guichet.models.people import Role
 from guichet.resolvers import (
+    activities,
     approvals,
     comments,
     custom_fields,
     history,
     people,
+    resolutions,
+    satisfaction,
     ticket_search,
     ticket_updates,
     tickets,
+    time_tracking,
 )
 from guichet.resolvers.errors import BadRequest, Refused
+from guichet.schema.activities import Activity
 from guichet.schema.approvals import ApprovalRequest
 from guichet.schema.attachments import Attachment, Upload
 from guichet.schema.comments import Comment
@@ -27,6 +32,7 @@ from guichet.schema.fields import related
 from guichet.schema.history import TicketEvent
 from guichet.schema.people import Group, Organization, User
 from guichet.schema.relay import Connection, Node, after_position, connection, page_size
+from guichet.schema.resolutions import Resolution, SatisfactionRating
 from guichet.schema.ticket_enums import (
     Channel,
     CommentOrder,
@@ -36,6 +42,7 @@ from guichet.schema.ticket_enums import (
     TicketStatus,
     TicketType,
 )
+from guichet.schema.time_tracking import TimeEntry
 
 
 @strawberry.type(description="A customer's request and everything about it.")
@@ -77,6 +84,34 @@ class Ticket(Node):
         approvals.approvals_by_ticket,
         key="pk",
         description="Approval requests on the ticket (to an end user: those they are asked to decide).",
+    )
+    activities: list[Activity] | None = related(
+        activities.activities_by_ticket,
+        key="pk",
+        requires=Role.LIGHT_AGENT,
+        description="Tasks, calls and events on the ticket, soonest due first.",
+    )
+    time_entries: list[TimeEntry] | None = related(
+        time_tracking.entries_by_ticket,
+        key="pk",
+        requires=Role.AGENT,
+        description="Time logged on the ticket, by day worked.",
+    )
+    time_spent_minutes: int | None = related(
+        time_tracking.minutes_by_ticket,
+        key="pk",
+        requires=Role.AGENT,
+        description="All minutes logged on the ticket (0 when none).",
+    )
+    resolution: Resolution | None = related(
+        resolutions.resolutions_by_ticket,
+        key="pk",
+        description="How the ticket was resolved (set once it is solved).",
+    )
+    satisfaction: SatisfactionRating | None = related(
+        satisfaction.ratings_by_ticket,
+        key="pk",
+        description="The requester's rating: for the requester and staff (null for anyone else).",
     )
 
     @strawberry.field(description="The conversation: public replies, and internal notes for staff.")

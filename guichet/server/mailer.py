@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from datetime import UTC
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
@@ -19,7 +20,13 @@ SENDER_ADDRESS = "Guichet <no-reply@guichet.invalid>"
 class SmtpSender:
     """One SMTP connection per message: simple, and a broken connection never outlives it."""
 
-    def __init__(self, url: str, sender: str = SENDER_ADDRESS, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        sender: str = SENDER_ADDRESS,
+        timeout: float = 30,
+        domain: str = "guichet.invalid",
+    ) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "localhost"
         self.implicit_tls = parts.scheme == "smtps"
@@ -28,17 +35,28 @@ class SmtpSender:
         self.password = unquote(parts.password) if parts.password else None
         self.sender = sender
         self.timeout = timeout
+        # Message-IDs end in the deployment's own domain (its public host name).
+        self.domain = domain
 
     def build(self, message: Outgoing) -> EmailMessage:
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.recipient
-        mail["Subject"] = message.subject
+        # A header is one line: a subject is free text, and may have line breaks.
+        mail["Subject"] = " ".join(message.subject.split())
         mail["Date"] = formatdate(localtime=False)
-        # Stable per outbox row: a retry of the same message is recognisably the same mail.
-        mail["Message-ID"] = f"<outbox-{message.id}@guichet>"
+        mail["Message-ID"] = self.message_id(message)
         mail.set_content(message.body)
         return mail
+
+    def message_id(self, message: Outgoing) -> str:
+        """Stable per outbox row, so a retry of a message is recognisably the same mail; and
+        unique to the row, its database and the deployment (mail clients drop a mail whose
+        Message-ID they have seen): a database started afresh numbers its rows from 1 again,
+        and every deployment does."""
+        when = message.created_at
+        created = f".{when.astimezone(UTC):%Y%m%d%H%M%S%f}" if when else ""
+        return f"<outbox-{message.id}{created}@{self.domain}>"
 
     async def __call__(self, message: Outgoing) -> None:
         await aiosmtplib.send(
@@ -60,8 +78,9 @@ def load_sms_sender(path: str) -> Sender:
 
 
 def senders_for(settings: Settings) -> dict[OutboxChannel, tuple[Sender, OutboxStatus]]:
+    domain = urlsplit(settings.public_url).hostname or "guichet.invalid"
     email = (
-        (SmtpSender(settings.smtp_url), OutboxStatus.SENT)
+        (SmtpSender(settings.smtp_url, domain=domain), OutboxStatus.SENT)
         if settings.smtp_url
         else (log_only, OutboxStatus.LOGGED)
     )

@@ -60,4 +60,6 @@ async def notifications_of_viewer(context: Context) -> AsyncIterator[Notificatio
                 event["message"],
                 as_datetime(event["created_at"]),
                 event.get("ticket"),
+                event.get("approvalRequest"),
+                event.get("activity"),
             )

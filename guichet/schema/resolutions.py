@@ -1,0 +1,217 @@
+"""Resolutions, the help center and satisfaction: types, suggestions, statistics and the
+mutations that write them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from guichet.models import resolutions as models
+from guichet.models.people import Role
+from guichet.resolvers import people, resolutions, satisfaction
+from guichet.resolvers.errors import Refused
+from guichet.schema.errors import UserError
+from guichet.schema.fields import related
+from guichet.schema.people import User
+from guichet.schema.relay import Node
+from guichet.schema.requires import requires
+
+if TYPE_CHECKING:
+    from guichet.schema.tickets import Ticket
+
+SatisfactionScore = strawberry.enum(models.SatisfactionScore, name="SatisfactionScore")
+
+
+@strawberry.type(description="A help-center article, often published from a ticket's resolution.")
+class Article(Node):
+    title: str
+    body: str
+    published: bool
+    created_at: datetime
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, resolutions.ArticleRow)
+
+
+@strawberry.type(description="How a ticket was resolved: one per ticket.")
+class Resolution:
+    body: str
+    updated_at: datetime
+    author: User = related(
+        people.users_by_id, key="author_id", description="Who last wrote the resolution."
+    )
+    article: Article | None = related(
+        resolutions.articles_by_id,
+        key="article_id",
+        description="Set when the resolution was published to the help center.",
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, resolutions.ResolutionRow)
+
+
+@strawberry.type(description="The requester's rating of a solved ticket.")
+class SatisfactionRating:
+    score: SatisfactionScore
+    comment: str | None
+    updated_at: datetime
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, satisfaction.RatingRow)
+
+
+@strawberry.type
+class SatisfactionStats:
+    good: int
+    bad: int
+    score: float | None = strawberry.field(
+        description="good / (good + bad), null when nothing was rated."
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: object, info: object) -> bool:
+        return isinstance(obj, satisfaction.SatisfactionStats)
+
+
+@strawberry.input
+class SetResolutionInput:
+    ticket_id: strawberry.ID
+    body: str
+    publish_as_article: bool | None = strawberry.field(
+        default=None,
+        description="Publish (or update) the resolution as a help-center article.",
+    )
+    article_title: str | None = strawberry.field(
+        default=None,
+        description="The article's title: by default the ticket's subject when it is created, "
+        "unchanged when it is updated.",
+    )
+    notify_requester: bool | None = strawberry.field(
+        default=None, description="E-mail the resolution to the requester."
+    )
+
+
+@strawberry.input
+class RateSatisfactionInput:
+    ticket_id: strawberry.ID
+    score: SatisfactionScore
+    comment: str | None = None
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateArticleInput:
+    id: strawberry.ID
+    title: str | None = None
+    body: str | None = None
+    published: bool | None = None
+
+
+@strawberry.type
+class ResolutionPayload:
+    resolution: Resolution | None = None
+    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SatisfactionPayload:
+    satisfaction: SatisfactionRating | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ArticlePayload:
+    article: Article | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResolutionQuery:
+    @strawberry.field(
+        description=(
+            "Help-center articles matching the text, for suggestions while a subject is typed: "
+            "published articles, most relevant first (`first`: 5 by default, at most 20)."
+        )
+    )
+    async def suggest_articles(
+        self, info: strawberry.Info, query: str, first: int | None = None
+    ) -> list[Article]:
+        return await resolutions.suggest_articles(info.context, query, first)
+
+    @strawberry.field(
+        extensions=[requires(Role.AGENT)],
+        description="Satisfaction ratings last changed in [from, to): counts and the GOOD share.",
+    )
+    async def satisfaction_stats(
+        self,
+        info: strawberry.Info,
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> SatisfactionStats:
+        return await satisfaction.satisfaction_stats(info.context, from_, to)
+
+
+@strawberry.type
+class ResolutionMutation:
+    @strawberry.mutation(
+        description=(
+            "Agents: write how a SOLVED or CLOSED ticket was resolved (again to change it); "
+            "optionally publish it to the help center and e-mail it to the requester."
+        )
+    )
+    async def set_resolution(
+        self, info: strawberry.Info, input: SetResolutionInput
+    ) -> ResolutionPayload:
+        try:
+            resolution, ticket = await resolutions.set_resolution(
+                info.context,
+                ticket_id=input.ticket_id,
+                body=input.body,
+                publish_as_article=bool(input.publish_as_article),
+                article_title=input.article_title,
+                notify_requester=bool(input.notify_requester),
+            )
+        except Refused as refused:
+            return ResolutionPayload(errors=refused.errors)
+        return ResolutionPayload(resolution=resolution, ticket=ticket)
+
+    @strawberry.mutation(
+        description=(
+            "The requester rates a SOLVED or CLOSED ticket, or changes the rating, "
+            "during the window after solving."
+        )
+    )
+    async def rate_satisfaction(
+        self, info: strawberry.Info, input: RateSatisfactionInput
+    ) -> SatisfactionPayload:
+        try:
+            rating = await satisfaction.rate(
+                info.context,
+                ticket_id=input.ticket_id,
+                score=input.score,
+                comment=input.comment,
+            )
+        except Refused as refused:
+            return SatisfactionPayload(errors=refused.errors)
+        return SatisfactionPayload(satisfaction=rating)
+
+    @strawberry.mutation(description="Agents: edit, publish or unpublish a help-center article.")
+    async def update_article(
+        self, info: strawberry.Info, input: UpdateArticleInput
+    ) -> ArticlePayload:
+        try:
+            article = await resolutions.update_article(
+                info.context,
+                article_id=input.id,
+                title=input.title,
+                body=input.body,
+                published=input.published,
+            )
+        except Refused as refused:
+            return ArticlePayload(errors=refused.errors)
+        return ArticlePayload(article=article)
