@@ -100,7 +100,7 @@ class Context:
     """Strawberry's `info.context`. Loaders are per instance: one per HTTP request, and
     one per event in a subscription (`for_event`), so nothing cached outlives a read."""
 
-    __slots__ = ("_loaders", "bus", "connection_params", "settings", "viewer")
+    __slots__ = ("_loaders", "bus", "connection_params", "errors", "settings", "viewer")
 
     def __init__(self, settings: Settings, viewer: Viewer | None, bus: Any = None) -> None:
         self.settings = settings
@@ -108,6 +108,8 @@ class Context:
         self.bus = bus
         # The websocket connection_init payload (strawberry sets it).
         self.connection_params: dict[str, Any] | None = None
+        # Errors a field reports while still answering (see schema.requires).
+        self.errors: list[Any] = []
         self._loaders: dict[Batch, BatchLoader] = {}
 
     def loader(self, batch: Batch) -> BatchLoader:

@@ -12,7 +12,14 @@ from guichet.resolvers.errors import Refused
 from guichet.schema.enums import Role, UserRoleInput
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
-from guichet.schema.relay import Connection, Node, after_position, connection, page_size
+from guichet.schema.relay import (
+    Connection,
+    Node,
+    after_position,
+    connection,
+    empty_connection,
+    page_size,
+)
 from guichet.schema.requires import requires
 
 
@@ -26,8 +33,8 @@ class User(Node):
         key="pk",
         description="Organizations the user belongs to (a customer sees only their own).",
     )
-    groups: list[Group] | None = related(
-        people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT
+    groups: list[Group] = related(
+        people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT, when_forbidden=list
     )
 
     @strawberry.field(description="Visible to the user themself and to agents.")
@@ -46,10 +53,10 @@ class Organization(Node):
     shared_tickets: bool = strawberry.field(description="Members may see each other's requests.")
     created_at: datetime
 
-    @strawberry.field(extensions=[requires(RoleValue.AGENT)])
+    @strawberry.field(extensions=[requires(RoleValue.AGENT, when_forbidden=empty_connection)])
     async def members(
         self, root: people.OrganizationRow, first: int | None = None, after: str | None = None
-    ) -> Connection[User] | None:
+    ) -> Connection[User]:
         limit = page_size(first)
         after_pk = after_position(after)
         rows, total = await people.organization_members(root.pk, after_pk, limit + 1)
@@ -70,8 +77,8 @@ class Organization(Node):
 class Group(Node):
     name: str
     created_at: datetime
-    agents: list[User] | None = related(
-        people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT
+    agents: list[User] = related(
+        people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT, when_forbidden=list
     )
 
     @classmethod

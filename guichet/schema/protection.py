@@ -40,6 +40,7 @@ from strawberry.extensions import (
 )
 
 from guichet.schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from guichet.schema.requires import ReportForbiddenFields
 
 log = logging.getLogger("guichet.errors")
 
@@ -194,5 +195,6 @@ EXTENSIONS = [
     partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
     partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
     GuichetRules,
+    ReportForbiddenFields,
     MaskUnexpectedErrors,
 ]

@@ -10,11 +10,12 @@ type's @requires field is non-null (root fields may be non-null: the error nulls
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
-from strawberry.extensions import FieldExtension
+from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.schema_directive import Location
 
 from guichet.models.people import Role as RoleValue
@@ -38,36 +39,65 @@ class Requires(FieldExtension):
     # take it once per field of a query instead of once per row.
     depends_only_on_viewer = True
 
-    def __init__(self, role: RoleValue) -> None:
+    def __init__(self, role: RoleValue, when_forbidden: Callable[[], Any] | None = None) -> None:
         self.role = role
+        self.when_forbidden = when_forbidden
         self.directive = RequiresDirective(role=role)
 
     def apply(self, field: Any) -> None:
         field.directives.append(self.directive)
 
-    def check(self, info: strawberry.Info) -> None:
+    def allowed(self, info: strawberry.Info) -> bool:
+        """True when the viewer may read the field; otherwise raises, or records the
+        error and answers False for a field with a `when_forbidden` value."""
         viewer = info.context.viewer
         if viewer is None:
             raise Unauthenticated()
-        if not viewer.at_least(self.role):
-            raise Forbidden(f"Only {self.role.value} and above may read {info.field_name}.")
+        if viewer.at_least(self.role):
+            return True
+        error = Forbidden(f"Only {self.role.value} and above may read {info.field_name}.")
+        if self.when_forbidden is None:
+            raise error
+        info.context.errors.append(
+            GraphQLError(
+                error.message,
+                nodes=info._raw_info.field_nodes,
+                path=info.path.as_list(),
+                extensions=error.extensions,
+            )
+        )
+        return False
 
     def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
-        self.check(info)
+        if not self.allowed(info):
+            return self.when_forbidden()
         return next_(source, info, **kwargs)
 
     async def resolve_async(
         self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any
     ) -> Any:
-        self.check(info)
+        if not self.allowed(info):
+            return self.when_forbidden()
         result = next_(source, info, **kwargs)
         if inspect.isasyncgen(result):
             return result
         return await result if inspect.isawaitable(result) else result
 
 
-def requires(role: RoleValue) -> Requires:
-    return Requires(role)
+def requires(role: RoleValue, when_forbidden: Callable[[], Any] | None = None) -> Requires:
+    return Requires(role, when_forbidden)
+
+
+class ReportForbiddenFields(SchemaExtension):
+    """Adds the FORBIDDEN errors of guarded non-null fields to the response."""
+
+    def on_operation(self):
+        yield
+        context = self.execution_context.context
+        result = self.execution_context.result
+        found = getattr(context, "errors", None)
+        if found and result is not None:
+            result.errors = [*(result.errors or []), *found]
 
 
 def check_requires_nullable(schema: GraphQLSchema) -> None:
@@ -81,7 +111,7 @@ def check_requires_nullable(schema: GraphQLSchema) -> None:
         for name, field in type_.fields.items():
             definition = field.extensions.get("strawberry-definition")
             guarded = definition is not None and any(
-                isinstance(e, Requires) for e in definition.extensions
+                isinstance(e, Requires) and e.when_forbidden is None for e in definition.extensions
             )
             if guarded and isinstance(field.type, GraphQLNonNull):
                 raise TypeError(

@@ -121,11 +121,11 @@ class Ticket(Node):
         info: strawberry.Info,
         first: int | None = None,
         after: str | None = None,
-        order: CommentOrder = CommentOrder.NEWEST_FIRST,
+        order: CommentOrder | None = None,
     ) -> Connection[Comment]:
         limit = page_size(first)
         offset = after_position(after)
-        key = comments.CommentPage(root.pk, offset, limit, order is CommentOrder.NEWEST_FIRST)
+        key = comments.CommentPage(root.pk, offset, limit, order is not CommentOrder.OLDEST_FIRST)
         page = await info.context.loader(comments.comment_pages).load(key)
         return connection(
             page.rows,

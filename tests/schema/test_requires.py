@@ -14,9 +14,10 @@ from tests.conftest import error_codes
 def test_the_schema_prints_the_directive_and_each_rule():
     sdl = build_schema().as_str()
     assert "directive @requires(role: Role!) on FIELD_DEFINITION" in sdl
-    assert "groups: [Group!] @requires(role: LIGHT_AGENT)" in sdl
+    assert "groups: [Group!]! @requires(role: LIGHT_AGENT)" in sdl
+    assert "tags: [String!] @requires(role: LIGHT_AGENT)" in sdl
     assert (
-        "members(first: Int = null, after: String = null): UserConnection @requires(role: AGENT)"
+        "members(first: Int = null, after: String = null): UserConnection! @requires(role: AGENT)"
         in sdl
     )
     assert (
@@ -43,9 +44,28 @@ def test_a_guarded_field_that_cannot_be_null_fails_the_schema_build():
 GROUPS = "{ me { name groups { name } } }"
 
 
-async def test_a_reader_below_the_role_gets_null_and_forbidden_and_the_rest(gql, end_user):
+async def test_a_guarded_nullable_field_answers_null_and_forbidden_and_the_rest(
+    gql, end_user, agent
+):
+    await gql(
+        'mutation($r: ID!) { createTicket(input: {subject: "S", description: "D", requesterId: $r})'
+        " { errors { code } } }",
+        {"r": end_user.id},
+        as_=agent,
+    )
+    result = await gql("{ tickets { edges { node { subject tags } } } }", as_=end_user)
+    assert result["data"]["tickets"]["edges"] == [{"node": {"subject": "S", "tags": None}}]
+    assert error_codes(result) == ["FORBIDDEN"]
+    assert result["errors"][0]["path"] == ["tickets", "edges", 0, "node", "tags"]
+
+
+async def test_a_guarded_list_the_contract_makes_non_null_answers_empty_and_forbidden(
+    gql, end_user
+):
+    # User.groups is [Group!]! in the public contract: an empty list, not a null that
+    # would wipe out `me`, and the same FORBIDDEN error at the field's path.
     result = await gql(GROUPS, as_=end_user)
-    assert result["data"]["me"] == {"name": end_user.row.name, "groups": None}
+    assert result["data"]["me"] == {"name": end_user.row.name, "groups": []}
     assert error_codes(result) == ["FORBIDDEN"]
     assert result["errors"][0]["path"] == ["me", "groups"]
 
