@@ -24,10 +24,17 @@ def decode(global_id: str) -> tuple[str, int] | None:
     return type_name, int(pk)
 
 
+# Types whose keys are 64-bit; every other table's key is a 32-bit integer.
+BIG_KEYS = frozenset({"TicketEvent"})
+MAX_KEY = 2**31 - 1
+
+
 def decode_as(global_id: str, type_name: str) -> int | None:
-    """The pk of an id of that type, or None."""
+    """The pk of an id of that type, or None (also for a key no row of that type can have)."""
     decoded = decode(global_id)
     if decoded is None or decoded[0] != type_name:
+        return None
+    if decoded[1] > MAX_KEY and type_name not in BIG_KEYS:
         return None
     return decoded[1]
 

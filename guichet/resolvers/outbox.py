@@ -71,11 +71,14 @@ async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Out
 
     lock = " FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
     until = now + timedelta(seconds=CLAIM_SECONDS)
+    # Picked once in a MATERIALIZED CTE: written as `id IN (SELECT … LIMIT n FOR UPDATE SKIP
+    # LOCKED)`, PostgreSQL may rescan the subquery per row and claim far more than n.
     rows = await fetch(
-        "UPDATE outbox_message SET claimed_until = $1, attempts = attempts + 1"
-        " WHERE id IN (SELECT id FROM outbox_message WHERE status = 'PENDING'"
+        "WITH due AS MATERIALIZED (SELECT id FROM outbox_message WHERE status = 'PENDING'"
         " AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)"
         f" ORDER BY id LIMIT $3{lock})"
+        " UPDATE outbox_message SET claimed_until = $1, attempts = attempts + 1"
+        " WHERE id IN (SELECT id FROM due) AND status = 'PENDING'"
         " RETURNING id, channel, recipient, subject, body, attempts, created_at",
         until,
         now,

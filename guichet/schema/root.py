@@ -57,10 +57,11 @@ class NodeQuery:
         info.context.require_viewer()
         decoded = ids.decode(id)
         load = NODE_LOADERS.get(decoded[0]) if decoded else None
-        if load is None:
+        pk = ids.decode_as(id, decoded[0]) if decoded else None
+        if load is None or pk is None:
             return None
         try:
-            return await load(info.context, decoded[1])
+            return await load(info.context, pk)
         except NotFound:
             return None
 

@@ -80,7 +80,7 @@ def load_sms_sender(path: str) -> Sender:
 def senders_for(settings: Settings) -> dict[OutboxChannel, tuple[Sender, OutboxStatus]]:
     domain = urlsplit(settings.public_url).hostname or "guichet.invalid"
     email = (
-        (SmtpSender(settings.smtp_url, domain=domain), OutboxStatus.SENT)
+        (SmtpSender(settings.smtp_url, sender=settings.mail_from, domain=domain), OutboxStatus.SENT)
         if settings.smtp_url
         else (log_only, OutboxStatus.LOGGED)
     )

@@ -39,6 +39,7 @@ class Settings:
     max_subscriptions_per_connection: int = 20
     allowed_origins: tuple[str, ...] = ()
     csat_window_days: int = 28
+    mail_from: str = "Guichet <no-reply@guichet.invalid>"
     sms_sender: str | None = None
 
     @property
@@ -196,6 +197,14 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _mail_from(env: Mapping[str, str]) -> str:
+    value = env.get("GUICHET_MAIL_FROM") or "Guichet <no-reply@guichet.invalid>"
+    address = parseaddr(value)[1]
+    if "@" not in address or any(c in value for c in "\r\n"):
+        raise SettingsError(f"GUICHET_MAIL_FROM must be an address like 'Help <help@example.com>', got {value!r}")
+    return value
+
+
 def _sms_sender(env: Mapping[str, str]) -> str | None:
     path = env.get("GUICHET_SMS_SENDER") or None
     if path is None:
@@ -230,6 +239,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allowed_origins=_origins(env),
         csat_window_days=_positive_int(env, "GUICHET_CSAT_WINDOW_DAYS", 28, 3650),
         sms_sender=_sms_sender(env),
+        mail_from=_mail_from(env),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

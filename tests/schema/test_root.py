@@ -17,6 +17,7 @@ NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
         "nonsense",
         "!!!",
         ids.encode("User", 999999),
+        ids.encode("Ticket", 2**40),
         ids.encode("Ticket", 1),
         ids.encode("cursor", 1),
         "VXNlcjp4",
