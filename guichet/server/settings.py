@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -201,7 +202,9 @@ def _mail_from(env: Mapping[str, str]) -> str:
     value = env.get("GUICHET_MAIL_FROM") or "Guichet <no-reply@guichet.invalid>"
     address = parseaddr(value)[1]
     if "@" not in address or any(c in value for c in "\r\n"):
-        raise SettingsError(f"GUICHET_MAIL_FROM must be an address like 'Help <help@example.com>', got {value!r}")
+        raise SettingsError(
+            f"GUICHET_MAIL_FROM must be an address like 'Help <help@example.com>', got {value!r}"
+        )
     return value
 
 
