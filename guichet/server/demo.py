@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from guichet.models.people import Role, User
 from guichet.resolvers import auth, people
 from guichet.server.demo_tickets import load_demo_tickets
+from guichet.server.demo_work import load_demo_work
 
 DEMO_PASSWORD = "guichet-demo"
 
@@ -69,6 +70,7 @@ async def load_demo() -> DemoLoaded | None:
             group_ids=[groups[g] for g in member_of],
         )
     tickets = await load_demo_tickets()
+    await load_demo_work()
     return DemoLoaded(len(PEOPLE), len(ORGANIZATIONS), len(GROUPS), tickets)
 
 

@@ -18,6 +18,7 @@ from guichet.models.tickets import (
 )
 from guichet.resolvers import comments, custom_fields, ids, ticket_updates, tickets
 from guichet.resolvers.context import Context, Viewer
+from guichet.server.settings import Settings
 
 # subject, requester, agent, priority, type, product, [(author, body, public)], final status
 STORIES: list[tuple[Any, ...]] = [
@@ -48,7 +49,7 @@ PRODUCTS = ["Printer", "VPN", "Billing", "Hardware", "Accounts", "Reports"]
 
 
 def _viewer(user: User) -> Context:
-    return Context(None, Viewer(user.id, user.name, user.email, Role(user.role)), None)
+    return Context(Settings(), Viewer(user.id, user.name, user.email, Role(user.role)), None)
 
 
 def _update(ticket_id: str, **changes: Any) -> SimpleNamespace:
