@@ -101,7 +101,7 @@ async def seed(url: str, tickets: int, customers: int, agents: int, comments: in
                     assignee_id=rng.choice(agent_ids) if status is not TicketStatus.NEW else None,
                     created_at=created,
                     updated_at=created + timedelta(hours=rng.randint(0, 200)),
-                )  # fmt: skip
+                )
             )
         for i in range(0, len(rows), CHUNK):
             await Ticket.bulk_create(rows[i : i + CHUNK])
@@ -121,7 +121,7 @@ async def seed(url: str, tickets: int, customers: int, agents: int, comments: in
                     public=not from_agent or rng.random() < 0.7,
                     via=Channel.WEB,
                     created_at=created + timedelta(minutes=5 * (k // len(ticket_ids) + 1)),
-                )  # fmt: skip
+                )
             )
             if len(batch) == CHUNK:
                 await Comment.bulk_create(batch)
