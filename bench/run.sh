@@ -33,8 +33,8 @@ python3 -c 'import json, sys; print(json.dumps({"query": open("bench/dashboard.g
 curl -fs "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \
   --data @"$WORK/body.json" | python3 -c 'import json, sys; r = json.load(sys.stdin); assert "errors" not in r, r["errors"]; print("tickets in the list:", len(r["data"]["tickets"]["edges"]))'
 
-echo "wrk: 2 threads, $CONNECTIONS connections, $DURATION, one server process"
+echo "wrk: $CONNECTIONS connections, $DURATION, one server process"
 GUICHET_BENCH_BODY="$WORK/body.json" GUICHET_BENCH_TOKEN=$TOKEN \
-  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s bench/dashboard.lua "http://127.0.0.1:$PORT/graphql" | tail -n 4
+  wrk -t"$(( CONNECTIONS < 2 ? 1 : 2 ))" -c"$CONNECTIONS" -d"$DURATION" -s bench/dashboard.lua "http://127.0.0.1:$PORT/graphql" | tail -n 4
 kill "$SERVER"; SERVER=""
 python bench/split.py --runs 200
