@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from guichet.models.tickets import Channel, Comment, Ticket, TicketEventKind, TicketStatus
 from guichet.resolvers import access, idempotency, ids
-from guichet.resolvers.errors import Refused, UserError
+from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 from guichet.resolvers.ticket_updates import apply_status, locked_ticket
@@ -23,7 +23,6 @@ from guichet.resolvers.tickets import (
     channel_of,
     forget,
     target_ticket,
-    text_error,
 )
 
 if TYPE_CHECKING:

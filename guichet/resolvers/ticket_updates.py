@@ -23,7 +23,7 @@ from guichet.models.tickets import (
     TicketTag,
 )
 from guichet.resolvers import access, approvals, custom_fields, ids
-from guichet.resolvers.errors import Forbidden, Refused, UserError
+from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.tickets import (
     MAX_SUBJECT,
@@ -39,7 +39,6 @@ from guichet.resolvers.tickets import (
     record_values,
     row_of,
     target_ticket,
-    text_error,
     tickets_by_id,
 )
 

@@ -16,6 +16,7 @@ from guichet.resolvers import (
     people,
     resolutions,
     satisfaction,
+    ticket_opening,
     ticket_search,
     ticket_updates,
     tickets,
@@ -324,7 +325,7 @@ class TicketMutation:
         if input.attachments:
             return TicketPayload(errors=[NO_ATTACHMENTS])
         try:
-            return TicketPayload(ticket=await tickets.create_ticket(info.context, input))
+            return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, input))
         except Refused as refused:
             return TicketPayload(errors=refused.errors)
 
@@ -351,7 +352,7 @@ class TicketMutation:
         self, info: strawberry.Info, input: CreateFollowUpInput
     ) -> TicketPayload:
         try:
-            ticket = await tickets.create_follow_up(
+            ticket = await ticket_opening.create_follow_up(
                 info.context,
                 ticket_id=input.ticket_id,
                 subject=input.subject,

@@ -16,7 +16,7 @@ from guichet.models.tickets import (
     TicketStatus,
     TicketType,
 )
-from guichet.resolvers import comments, custom_fields, ids, ticket_updates, tickets
+from guichet.resolvers import comments, custom_fields, ids, ticket_opening, ticket_updates
 from guichet.resolvers.context import Context, Viewer
 from guichet.server.settings import Settings
 
@@ -72,7 +72,7 @@ async def load_demo_tickets() -> int:
     )  # fmt: skip
     for subject, requester, agent, priority, kind, product, conversation, status in STORIES:
         customer = _viewer(people[requester])
-        opened = await tickets.create_ticket(
+        opened = await ticket_opening.create_ticket(
             customer,
             SimpleNamespace(
                 subject=subject, description=f"{subject}. Can you help?", requester_id=None,
@@ -107,7 +107,7 @@ async def load_demo_tickets() -> int:
         if status is not TicketStatus.OPEN and status is not TicketStatus.SOLVED:
             await ticket_updates.update_ticket(staff, _update(opened.id, status=status))
         if status is TicketStatus.CLOSED:
-            await tickets.create_follow_up(
+            await ticket_opening.create_follow_up(
                 customer, ticket_id=opened.id, subject=None,
                 description="The PDF export fails again since this morning.",
             )  # fmt: skip
