@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from guichet.resolvers import activities, auth, idempotency, outbox
+from guichet.resolvers import auth, idempotency, outbox, reminders
 from guichet.resolvers.context import Context
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
@@ -33,7 +33,7 @@ class Worker:
         async def send_reminders() -> None:
             # Claims due activity reminders (once each, whatever number of workers run) and
             # queues their e-mails and SMS, which deliver_outbox sends in the same tick.
-            await activities.send_due_reminders(Context(settings, None, bus))
+            await reminders.send_due_reminders(Context(settings, None, bus))
 
         # (job, run every N ticks)
         self.jobs: list[tuple[Job, int]] = [

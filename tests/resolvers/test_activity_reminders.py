@@ -20,9 +20,9 @@ import pytest
 from guichet.models.activities import Activity
 from guichet.models.outbox import OutboxChannel, OutboxMessage
 from guichet.models.tickets import TicketEvent, TicketEventKind
-from guichet.resolvers import activities, ids
-from guichet.resolvers.activities import send_due_reminders
+from guichet.resolvers import ids, reminders
 from guichet.resolvers.context import Context
+from guichet.resolvers.reminders import send_due_reminders
 from guichet.server.worker import Worker
 from guichet.subscriptions.notifications import notify
 from tests.resolvers.test_activities import PHONE, added, give_phone, later, updated
@@ -252,7 +252,7 @@ async def test_one_claim_takes_at_most_its_batch_soonest_first(app, gql, agent, 
             reminderChannels=["EMAIL"],
         )
     context = Context(app.state.settings, None, app.state.bus)
-    assert await activities._send_batch(context, hours(1), 2) == 2
+    assert await reminders._send_batch(context, hours(1), 2) == 2
     claimed = await Activity.filter(reminded_at__not_isnull=True).values_list("subject", flat=True)
     assert sorted(claimed) == ["R1", "R2"]
     assert len(await reminder_messages()) == 2
