@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from guichet.models import approvals as models
-from guichet.resolvers import approvals, people, tickets
+from guichet.resolvers import approval_decisions, approvals, people, tickets
 from guichet.resolvers.errors import Refused
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
@@ -131,7 +131,7 @@ class ApprovalMutation:
         self, info: strawberry.Info, input: RequestApprovalInput
     ) -> ApprovalRequestPayload:
         try:
-            request = await approvals.request_approval(
+            request = await approval_decisions.request_approval(
                 info.context,
                 ticket_id=input.ticket_id,
                 approver_ids=input.approver_ids,
@@ -149,7 +149,7 @@ class ApprovalMutation:
         self, info: strawberry.Info, input: RespondToApprovalInput
     ) -> ApprovalRequestPayload:
         try:
-            request = await approvals.respond(
+            request = await approval_decisions.respond(
                 info.context,
                 approval_id=input.id,
                 decision=input.decision.value if input.decision else None,
@@ -165,7 +165,7 @@ class ApprovalMutation:
     ) -> ApprovalRequestPayload:
         try:
             return ApprovalRequestPayload(
-                approval_request=await approvals.withdraw(info.context, id)
+                approval_request=await approval_decisions.withdraw(info.context, id)
             )
         except Refused as refused:
             return ApprovalRequestPayload(errors=refused.errors)

@@ -15,7 +15,7 @@ from guichet.models.resolutions import SatisfactionScore
 from guichet.models.tickets import Ticket
 from guichet.resolvers import (
     activities,
-    approvals,
+    approval_decisions,
     ids,
     resolutions,
     satisfaction,
@@ -36,26 +36,26 @@ async def load_demo_work() -> None:
     admin, owner = _viewer(people["admin@guichet.test"]), _viewer(people["owner@guichet.test"])
 
     # Approvals: approved, denied, pending with an agent, pending with a customer.
-    vat = await approvals.request_approval(
+    vat = await approval_decisions.request_approval(
         bruno, ticket_id=tickets[3], approver_ids=[_user_id(people, "admin@guichet.test")],
         subject="Refund the VAT difference (€412)",
         message="Globex was invoiced at the standard rate for March; they qualify for the reduced one.",
     )  # fmt: skip
-    await approvals.respond(
+    await approval_decisions.respond(
         admin, approval_id=vat.id, decision="APPROVE", comment="Approved, refund this month."
     )
-    monitor = await approvals.request_approval(
+    monitor = await approval_decisions.request_approval(
         bruno, ticket_id=tickets[4], approver_ids=[_user_id(people, "owner@guichet.test")],
         subject="Buy a 27-inch monitor (€320)", message="The new designer at Acme needs a second screen.",
     )  # fmt: skip
-    await approvals.respond(
+    await approval_decisions.respond(
         owner, approval_id=monitor.id, decision="DENY", comment="Use the spare one in storage."
     )
-    await approvals.request_approval(
+    await approval_decisions.request_approval(
         agnes, ticket_id=tickets[2], approver_ids=[_user_id(people, "admin@guichet.test")],
         subject="Allow VPN split tunnelling for Acme", message="It would stop the hourly disconnections.",
     )  # fmt: skip
-    await approvals.request_approval(
+    await approval_decisions.request_approval(
         agnes, ticket_id=tickets[1], approver_ids=[_user_id(people, "alice@acme.test")],
         subject="Replace the printer's drum unit (€180)",
         message="The drum is worn out; replacing it is billed to Acme. Do you approve?",
