@@ -23,7 +23,7 @@ import uvicorn
 from guichet.models import db as database
 from guichet.models.migrate import apply_migrations
 from guichet.models.people import Role
-from guichet.resolvers import auth, people
+from guichet.resolvers import accounts, auth, people
 from guichet.resolvers.context import Viewer
 from guichet.server.app import create_app
 from guichet.server.settings import Settings
@@ -178,7 +178,7 @@ def error_codes(response: dict) -> list[str]:
 @pytest.fixture
 def make_person(app, password_hash: str):
     async def make(name: str, email: str, role: Role, *, organizations=(), groups=()) -> Person:
-        row = await people.create_user(
+        row = await accounts.create_user(
             None,
             name=name,
             email=email,
@@ -196,17 +196,17 @@ def make_person(app, password_hash: str):
 @pytest.fixture
 async def org(app) -> people.OrganizationRow:
     """Acme shares its tickets among its members."""
-    return await people.create_organization(_setup_admin(), name="Acme", shared_tickets=True)
+    return await accounts.create_organization(_setup_admin(), name="Acme", shared_tickets=True)
 
 
 @pytest.fixture
 async def other_org(app) -> people.OrganizationRow:
-    return await people.create_organization(_setup_admin(), name="Globex", shared_tickets=False)
+    return await accounts.create_organization(_setup_admin(), name="Globex", shared_tickets=False)
 
 
 @pytest.fixture
 async def group(app) -> people.GroupRow:
-    return await people.create_group(_setup_admin(), name="Tier 1", agent_ids=[])
+    return await accounts.create_group(_setup_admin(), name="Tier 1", agent_ids=[])
 
 
 def _setup_admin() -> Viewer:

@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role as RoleValue
-from guichet.resolvers import access, auth, people
+from guichet.resolvers import access, accounts, auth, people
 from guichet.resolvers.errors import Refused
 from guichet.schema.enums import Role, UserRoleInput
 from guichet.schema.errors import UserError
@@ -166,7 +166,7 @@ class PeopleMutation:
                 if problem := people.password_error(input.password, ["input", "password"]):
                     raise Refused(problem)
                 password_hash = await auth.hash_password(input.password)
-            user = await people.create_user(
+            user = await accounts.create_user(
                 viewer,
                 name=input.name,
                 email=input.email,
@@ -184,7 +184,7 @@ class PeopleMutation:
         self, info: strawberry.Info, input: CreateOrganizationInput
     ) -> OrganizationPayload:
         try:
-            org = await people.create_organization(
+            org = await accounts.create_organization(
                 info.context.require_viewer(),
                 name=input.name,
                 shared_tickets=bool(input.shared_tickets),
@@ -196,7 +196,7 @@ class PeopleMutation:
     @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
     async def create_group(self, info: strawberry.Info, input: CreateGroupInput) -> GroupPayload:
         try:
-            group = await people.create_group(
+            group = await accounts.create_group(
                 info.context.require_viewer(), name=input.name, agent_ids=input.agent_ids
             )
         except Refused as refused:
@@ -238,7 +238,7 @@ async def _organization_membership(
     info: strawberry.Info, input: OrganizationMembershipInput, *, member: bool
 ) -> OrganizationPayload:
     try:
-        org = await people.set_organization_membership(
+        org = await accounts.set_organization_membership(
             info.context,
             organization_id=input.organization_id,
             user_id=input.user_id,
@@ -253,7 +253,7 @@ async def _group_membership(
     info: strawberry.Info, input: GroupMembershipInput, *, member: bool
 ) -> GroupPayload:
     try:
-        group = await people.set_group_membership(
+        group = await accounts.set_group_membership(
             info.context, group_id=input.group_id, user_id=input.user_id, member=member
         )
     except Refused as refused:

@@ -138,7 +138,7 @@ def create_user(
     ],
 ) -> None:
     """Add a user; the first thing to do is to add the OWNER (there is exactly one)."""
-    from guichet.resolvers import auth, people
+    from guichet.resolvers import accounts, auth, people
     from guichet.resolvers.errors import Refused
 
     settings = _settings()
@@ -147,7 +147,7 @@ def create_user(
     async def create():
         if problem := people.password_error(password, ["password"]):
             raise Refused(problem)
-        return await people.create_user(
+        return await accounts.create_user(
             None,
             name=name,
             email=email,

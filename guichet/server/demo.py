@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guichet.models.people import Role, User
-from guichet.resolvers import auth, people
+from guichet.resolvers import accounts, auth
 from guichet.server.demo_tickets import load_demo_tickets
 from guichet.server.demo_work import load_demo_work
 
@@ -53,14 +53,14 @@ async def load_demo() -> DemoLoaded | None:
     owner_hash = await auth.hash_password(DEMO_PASSWORD)
     organizations = {}
     for name, shared in ORGANIZATIONS:
-        row = await people.create_organization(_system_admin(), name=name, shared_tickets=shared)
+        row = await accounts.create_organization(_system_admin(), name=name, shared_tickets=shared)
         organizations[name] = row.id
     groups = {}
     for name in GROUPS:
-        row = await people.create_group(_system_admin(), name=name, agent_ids=[])
+        row = await accounts.create_group(_system_admin(), name=name, agent_ids=[])
         groups[name] = row.id
     for name, email, role, orgs, member_of in PEOPLE:
-        await people.create_user(
+        await accounts.create_user(
             None,
             name=name,
             email=email,
