@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
 
 
+async def _loaded(context: Context, batch, pk: int, message: str | None = None):
+    """One object through its batch function (which applies visibility), or NotFound."""
+    found = await context.loader(batch).load(pk)
+    if found is None:
+        raise NotFound(message)
+    return found
+
+
 def require_role(viewer: Viewer, role: Role) -> None:
     if not viewer.at_least(role):
         raise Forbidden()
@@ -86,10 +94,7 @@ async def group(context: Context, pk: int) -> people.GroupRow:
     viewer = context.require_viewer()
     if not can_see_groups(viewer):
         raise NotFound()
-    found = await context.loader(people.groups_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, people.groups_by_id, pk)
 
 
 # ---------------------------------------------------------------- tickets
@@ -180,10 +185,7 @@ async def ticket(context: Context, pk: int):
     """A ticket the viewer may see, or NotFound."""
     from guichet.resolvers import tickets
 
-    found = await context.loader(tickets.tickets_by_id).load(pk)
-    if found is None:
-        raise NotFound("No such ticket.")
-    return found
+    return await _loaded(context, tickets.tickets_by_id, pk, "No such ticket.")
 
 
 async def ticket_by_number(context: Context, number: int):
@@ -198,37 +200,25 @@ async def ticket_by_number(context: Context, number: int):
 async def event(context: Context, pk: int):
     from guichet.resolvers import history
 
-    found = await context.loader(history.events_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, history.events_by_id, pk)
 
 
 async def comment(context: Context, pk: int):
     from guichet.resolvers import comments
 
-    found = await context.loader(comments.comments_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, comments.comments_by_id, pk)
 
 
 async def custom_field(context: Context, pk: int):
     from guichet.resolvers import custom_fields
 
-    found = await context.loader(custom_fields.custom_fields_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, custom_fields.custom_fields_by_id, pk)
 
 
 async def approval_request(context: Context, pk: int):
     from guichet.resolvers import approvals
 
-    found = await context.loader(approvals.approvals_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, approvals.approvals_by_id, pk)
 
 
 # ---------------------------------------------------------------- time entries
@@ -245,10 +235,7 @@ async def time_entry(context: Context, pk: int):
 
     if not may_track_time(context.require_viewer()):
         raise NotFound()
-    found = await context.loader(time_tracking.entries_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, time_tracking.entries_by_id, pk)
 
 
 # ---------------------------------------------------------------- activities
@@ -265,10 +252,7 @@ async def activity(context: Context, pk: int):
 
     if not can_see_activities(context.require_viewer()):
         raise NotFound()
-    found = await context.loader(activities.activities_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, activities.activities_by_id, pk)
 
 
 # ---------------------------------------------------------------- help center, satisfaction
@@ -293,7 +277,4 @@ async def article(context: Context, pk: int):
     """A help-center article: published for everyone signed in, unpublished for staff."""
     from guichet.resolvers import resolutions
 
-    found = await context.loader(resolutions.articles_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await _loaded(context, resolutions.articles_by_id, pk)
