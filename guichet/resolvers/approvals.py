@@ -184,14 +184,15 @@ async def requests_to_decide(
 async def pending_approvals_block(ticket_pks: Sequence[int]) -> dict[int, list[UserError]]:
     """Close blocker: a ticket with a pending request can be neither solved nor closed."""
     rows = await fetch(
-        "SELECT ticket_id, COUNT(*) AS pending FROM approval_request"
-        f" WHERE status = 'PENDING' AND ticket_id IN ({placeholders(len(ticket_pks))}) GROUP BY ticket_id",
+        "SELECT DISTINCT ticket_id FROM approval_request"
+        f" WHERE status = 'PENDING' AND ticket_id IN ({placeholders(len(ticket_pks))})",
         *ticket_pks,
     )
     return {
         r["ticket_id"]: [
             UserError(
-                f"{r['pending']} approval request(s) are still pending: they must be decided or withdrawn first.",
+                # No count: a customer may see fewer requests than the ticket has.
+                "Approval requests are still pending: they must be decided or withdrawn first.",
                 ApprovalErrorCode.APPROVAL_PENDING,
             )
         ]

@@ -8,7 +8,6 @@ subscriber re-reads it through its own visibility (see subscriptions/history.py)
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -195,10 +194,3 @@ async def events_by_ticket_after(context: Context, ticket_pk: int, after_pk: int
     """Replay: every visible event of the ticket after an event id, oldest first."""
     rows, _ = await events_page(context, ticket_pk, after_pk, 10_000)
     return rows
-
-
-def group_by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
-    grouped: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
-        grouped[r[key]].append(r)
-    return grouped

@@ -49,16 +49,12 @@ async def ticket_history(
             try:
                 event = await access.event(context, pk)
             except NotFound:
-                if await context.loader(_tickets()).load(ticket.pk) is None:
+                try:
+                    await access.ticket(context, ticket.pk)
+                except NotFound:
                     return  # access to the ticket was lost
                 continue  # an event this subscriber may not see (an internal note)
             if event.ticket_id != ticket.pk:
                 continue  # not this ticket's (e.g. another deployment on the same Redis)
             sent.add(event.pk)
             yield event
-
-
-def _tickets():
-    from guichet.resolvers.tickets import tickets_by_id
-
-    return tickets_by_id
