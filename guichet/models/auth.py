@@ -1,4 +1,4 @@
-"""Sign-in state: sessions behind bearer tokens, and failed attempts for throttling."""
+"""Sign-in state: sessions behind bearer tokens, and the throttle of password checks per address."""
 
 from __future__ import annotations
 
@@ -13,20 +13,25 @@ class Session(Model):
     user = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
-    revoked_at = fields.DatetimeField(null=True)
+    # Indexed: every process polls for sessions revoked since its last look.
+    revoked_at = fields.DatetimeField(null=True, db_index=True)
 
     class Meta:
         table = "session"
 
 
-class LoginFailure(Model):
-    """One failed sign-in. Rows are only inserted (never counted up in place), so
-    concurrent failures from several processes are all kept."""
+class LoginThrottle(Model):
+    """Password checks for one address in its current window.
 
-    id = fields.BigIntField(primary_key=True)
-    email = fields.CharField(max_length=254)
-    failed_at = fields.DatetimeField()
+    A sign-in takes a slot (`attempts + 1`) with one conditional upsert *before* the
+    password is checked, and only while fewer than MAX_FAILURES slots are taken: the row
+    lock (PostgreSQL) or the single writer (SQLite) makes that exact under any number of
+    concurrent requests and processes. A success deletes the row; a failure keeps its slot.
+    """
+
+    email = fields.CharField(max_length=254, primary_key=True)
+    attempts = fields.IntField()
+    window_started_at = fields.DatetimeField()
 
     class Meta:
-        table = "login_failure"
-        indexes = (("email", "failed_at"),)
+        table = "login_throttle"

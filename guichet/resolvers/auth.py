@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,14 +17,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.transactions import in_transaction
 
-from guichet.models.auth import LoginFailure, Session
+from guichet.models.auth import LoginThrottle, Session
 from guichet.models.people import Role, User
 from guichet.resolvers import people
 from guichet.resolvers.context import Viewer
 from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.sql import as_datetime, execute, fetch
 
-# Five wrong passwords within the window lock the address for the rest of the window.
+log = logging.getLogger("guichet.auth")
+
+# At most five password checks for one address per window: the rest of the window is locked.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
@@ -37,6 +40,14 @@ class AuthErrorCode(StrEnum):
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     WEAK_PASSWORD = "WEAK_PASSWORD"
     TOO_LONG = "TOO_LONG"
+
+
+class RetryLater(Refused):
+    """Refused for now: the same answer as a plain refusal, plus when to try again."""
+
+    def __init__(self, retry_after_seconds: int, *errors: UserError) -> None:
+        super().__init__(*errors)
+        self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +113,64 @@ async def viewer_from_token(secret_key: str, token: str) -> Viewer | None:
     return Viewer(row["id"], row["name"], row["email"], Role(row["role"]), session_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """The address has no password check left in its window."""
+
+    retry_after_seconds: int
+
+
+async def _take_password_check(address: str, now: datetime) -> Locked | None:
+    """Take one of the address's password checks, or say how long it is locked.
+
+    One conditional upsert decides: it starts a new window when the last one ended, counts
+    one more check while fewer than MAX_FAILURES are taken, and changes nothing otherwise.
+    Concurrent sign-ins for one address queue on its row (PostgreSQL) or on the single
+    writer (SQLite), so no more than MAX_FAILURES checks ever run in a window, whatever the
+    number of requests or processes."""
+    window_start = now - FAILURE_WINDOW
+    taken = await fetch(
+        "INSERT INTO login_throttle (email, attempts, window_started_at) VALUES ($1, 1, $2)"
+        " ON CONFLICT (email) DO UPDATE SET"
+        " attempts = CASE WHEN login_throttle.window_started_at <= $3 THEN 1"
+        " ELSE login_throttle.attempts + 1 END,"
+        " window_started_at = CASE WHEN login_throttle.window_started_at <= $3 THEN $2"
+        " ELSE login_throttle.window_started_at END"
+        " WHERE login_throttle.window_started_at <= $3 OR login_throttle.attempts < $4"
+        " RETURNING attempts",
+        address,
+        now,
+        window_start,
+        MAX_FAILURES,
+    )
+    if taken:
+        return None
+    rows = await fetch("SELECT window_started_at FROM login_throttle WHERE email = $1", address)
+    started = as_datetime(rows[0]["window_started_at"]) if rows else now
+    ends = started + FAILURE_WINDOW
+    return Locked(max(1, int((ends - now).total_seconds()) + 1))
+
+
+def _wrong_credentials() -> Refused:
+    return Refused(
+        UserError("Wrong e-mail address or password.", AuthErrorCode.INVALID_CREDENTIALS)
+    )
+
+
 async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> SignedIn:
-    """Check the password; one message whether the address is unknown or the password wrong."""
+    """Check the password; one answer whether the address is unknown, the password wrong
+    or the address locked (a locked one also says when to retry: `RetryLater`)."""
     address = people.normalize_email(email or "")[:254]
     now = datetime.now(UTC)
-    recent = await LoginFailure.filter(email=address, failed_at__gt=now - FAILURE_WINDOW).count()
-    if recent >= MAX_FAILURES:
-        raise Refused(
-            UserError(
-                "Too many failed sign-ins for this address. Try again in 15 minutes.",
-                AuthErrorCode.TOO_MANY_ATTEMPTS,
-            )
-        )
+    locked = await _take_password_check(address, now)
+    if locked is not None:
+        raise RetryLater(locked.retry_after_seconds, *_wrong_credentials().errors)
     user = await User.get_or_none(email=address)
     if not await _verify(user.password_hash if user else None, password[:1024]):
-        await LoginFailure.create(email=address, failed_at=now)
-        raise Refused(
-            UserError("Wrong e-mail address or password.", AuthErrorCode.INVALID_CREDENTIALS)
-        )
-    await LoginFailure.filter(email=address).delete()
+        log.info("sign-in failed: password checked")
+        raise _wrong_credentials()
+    log.info("sign-in: password checked")
+    await execute("DELETE FROM login_throttle WHERE email = $1", address)
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
         token,
@@ -171,4 +221,4 @@ async def purge_expired_sign_in_state() -> None:
     now = datetime.now(UTC)
     await Session.filter(expires_at__lt=now - timedelta(days=1)).delete()
     await Session.filter(revoked_at__lt=now - timedelta(days=1)).delete()
-    await LoginFailure.filter(failed_at__lt=now - FAILURE_WINDOW).delete()
+    await LoginThrottle.filter(window_started_at__lt=now - FAILURE_WINDOW).delete()

@@ -100,7 +100,16 @@ class Context:
     """Strawberry's `info.context`. Loaders are per instance: one per HTTP request, and
     one per event in a subscription (`for_event`), so nothing cached outlives a read."""
 
-    __slots__ = ("_loaders", "bus", "connection_params", "errors", "settings", "viewer")
+    __slots__ = (
+        "_loaders",
+        "bus",
+        "client_ip",
+        "connection_params",
+        "errors",
+        "response_headers",
+        "settings",
+        "viewer",
+    )
 
     def __init__(self, settings: Settings, viewer: Viewer | None, bus: Any = None) -> None:
         self.settings = settings
@@ -111,6 +120,10 @@ class Context:
         # Errors a field reports while still answering (see schema.requires).
         self.errors: list[Any] = []
         self._loaders: dict[Batch, BatchLoader] = {}
+        # The client's address (after trusted proxies), for per-client limits.
+        self.client_ip: str | None = None
+        # Headers a rule wants on the HTTP response (e.g. Retry-After of a locked sign-in).
+        self.response_headers: dict[str, str] = {}
 
     def loader(self, batch: Batch) -> BatchLoader:
         found = self._loaders.get(batch)

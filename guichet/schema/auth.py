@@ -47,8 +47,9 @@ def _ttl(info: strawberry.Info) -> timedelta:
 class AuthMutation:
     @strawberry.mutation(
         description=(
-            "Sign in. The same error answers an unknown address and a wrong password; "
-            "after 5 failures in 15 minutes the address is locked for the rest of that time."
+            "Sign in. The same error (INVALID_CREDENTIALS) answers an unknown address, a wrong "
+            "password and a locked address: after 5 failed checks in 15 minutes the address "
+            "is locked for the rest of that time, and the HTTP response carries Retry-After."
         )
     )
     async def login(self, info: strawberry.Info, input: LoginInput) -> LoginPayload:
@@ -56,6 +57,9 @@ class AuthMutation:
             signed_in = await auth.login(
                 info.context.settings.secret_key, _ttl(info), input.email, input.password
             )
+        except auth.RetryLater as locked:
+            info.context.response_headers["Retry-After"] = str(locked.retry_after_seconds)
+            return LoginPayload(errors=locked.errors)
         except Refused as refused:
             return LoginPayload(errors=refused.errors)
         # The rest of this response is read as the user who just signed in.

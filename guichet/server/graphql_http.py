@@ -218,4 +218,4 @@ async def graphql_http(request: Request) -> Response:
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = _formatted(result.errors)
-    return _json(200, body, media_type)
+    return _json(200, body, media_type, context.response_headers or None)

@@ -42,6 +42,8 @@ class Settings:
     csat_window_days: int = 28
     mail_from: str = "Guichet <no-reply@guichet.invalid>"
     sms_sender: str | None = None
+    # Prepended to every pub/sub channel: deployments sharing one Redis do not hear each other.
+    topic_prefix: str = ""
 
     @property
     def is_sqlite(self) -> bool:
@@ -220,6 +222,16 @@ def _sms_sender(env: Mapping[str, str]) -> str | None:
     return path
 
 
+def _topic_prefix(env: Mapping[str, str]) -> str:
+    value = env.get("GUICHET_TOPIC_PREFIX") or ""
+    if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
+        raise SettingsError(
+            "GUICHET_TOPIC_PREFIX takes at most 64 letters, digits, '-', '_', '.' or ':', "
+            f"got {value!r}"
+        )
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
     env = os.environ if env is None else env
@@ -243,6 +255,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         csat_window_days=_positive_int(env, "GUICHET_CSAT_WINDOW_DAYS", 28, 3650),
         sms_sender=_sms_sender(env),
         mail_from=_mail_from(env),
+        topic_prefix=_topic_prefix(env),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 
-from guichet.models.auth import LoginFailure, Session
+from guichet.models.auth import LoginThrottle, Session
 from guichet.resolvers import auth
 from tests.conftest import PASSWORD, TEST_SECRET, error_codes
 
@@ -106,19 +108,56 @@ async def test_change_password_refuses_a_wrong_current_password_or_a_weak_new_on
 
 async def test_repeated_failures_lock_the_address_even_with_the_right_password(gql, agent):
     for _ in range(auth.MAX_FAILURES):
-        result = await gql(LOGIN, {"email": agent.email, "password": "wrong guess"})
-        assert result["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
-    locked = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
-    assert locked["data"]["login"]["token"] is None
-    assert locked["data"]["login"]["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+        response = await gql.post(LOGIN, {"email": agent.email, "password": "wrong guess"})
+        assert response.json()["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+        assert "retry-after" not in response.headers
+    locked = await gql.post(LOGIN, {"email": agent.email, "password": PASSWORD})
+    assert locked.status_code == 200
+    assert locked.json()["data"]["login"]["token"] is None
+    # The same answer as a wrong password, so a lock tells nothing about the address...
+    assert locked.json()["data"]["login"]["errors"] == [
+        {
+            "message": "Wrong e-mail address or password.",
+            "code": "INVALID_CREDENTIALS",
+            "field": None,
+        }
+    ]
+    # ...and when to try again.
+    retry_after = int(locked.headers["retry-after"])
+    assert 1 <= retry_after <= auth.FAILURE_WINDOW.total_seconds() + 1
+
+
+async def test_an_unknown_address_is_locked_alike(gql):
+    for _ in range(auth.MAX_FAILURES):
+        await gql(LOGIN, {"email": "nobody@nowhere.test", "password": "guess"})
+    locked = await gql.post(LOGIN, {"email": "nobody@nowhere.test", "password": "guess"})
+    assert locked.json()["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
+    assert "retry-after" in locked.headers
+
+
+async def test_a_success_clears_the_failures(gql, agent):
+    for _ in range(auth.MAX_FAILURES - 1):
+        await gql(LOGIN, {"email": agent.email, "password": "wrong guess"})
+    assert (await gql(LOGIN, {"email": agent.email, "password": PASSWORD}))["data"]["login"][
+        "token"
+    ]
+    assert not await LoginThrottle.filter(email=agent.email).exists()
 
 
 async def test_the_lock_ends_with_the_window(gql, agent):
     old = datetime.now(UTC) - auth.FAILURE_WINDOW - timedelta(seconds=1)
-    for _ in range(auth.MAX_FAILURES):
-        await LoginFailure.create(email=agent.email, failed_at=old)
+    await LoginThrottle.create(email=agent.email, attempts=auth.MAX_FAILURES, window_started_at=old)
     result = await gql(LOGIN, {"email": agent.email, "password": PASSWORD})
     assert result["data"]["login"]["errors"] == []
+
+
+async def test_concurrent_wrong_passwords_run_at_most_five_checks(gql, agent, caplog):
+    caplog.set_level(logging.INFO, logger="guichet.auth")
+    guesses = [gql(LOGIN, {"email": agent.email, "password": f"guess {i}"}) for i in range(50)]
+    results = await asyncio.gather(*guesses)
+    assert all(r["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS" for r in results)
+    checks = [r for r in caplog.records if "password checked" in r.getMessage()]
+    assert len(checks) == auth.MAX_FAILURES
 
 
 async def test_guesses_batched_under_aliases_are_refused(gql, agent):
@@ -129,14 +168,18 @@ async def test_guesses_batched_under_aliases_are_refused(gql, agent):
     result = await gql(f"mutation {{ {aliases} }}")
     assert "data" not in result
     assert error_codes(result) == ["TOO_MANY_LOGINS"]
-    assert await LoginFailure.filter(email=agent.email).count() == 0
+    assert not await LoginThrottle.filter(email=agent.email).exists()
 
 
 async def test_purge_forgets_ended_sessions_and_old_failures(agent):
     _token, session_id = await auth.issue_token(TEST_SECRET, agent.row.pk, timedelta(days=1))
     await Session.filter(id=session_id).update(expires_at=datetime.now(UTC) - timedelta(days=2))
-    await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC) - timedelta(hours=1))
-    await LoginFailure.create(email=agent.email, failed_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    await LoginThrottle.create(email=agent.email, attempts=2, window_started_at=now)
+    await LoginThrottle.create(
+        email="old@guichet.test", attempts=5, window_started_at=now - timedelta(hours=1)
+    )
     await auth.purge_expired_sign_in_state()
     assert not await Session.filter(id=session_id).exists()
-    assert await LoginFailure.filter(email=agent.email).count() == 1
+    assert await LoginThrottle.filter(email=agent.email).exists()
+    assert not await LoginThrottle.filter(email="old@guichet.test").exists()
