@@ -17,6 +17,11 @@ from broadcaster import Broadcast
 
 from guichet.subscriptions.redis_backend import SubscribedFirstRedisBackend
 
+# Yielded (this very object: test with `is`) to every subscriber once the bus has lost its
+# pub/sub server and connected again: what was published in between may not have arrived,
+# so a subscriber replays it from the database after the last id it delivered.
+RESUMED: dict[str, Any] = {"resumed": True}
+
 
 class Bus:
     def __init__(self, url: str) -> None:
