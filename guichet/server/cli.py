@@ -114,7 +114,7 @@ def worker() -> None:
     _migrate(settings)
 
     async def run() -> None:
-        bus = Bus(settings.broadcast_url)
+        bus = Bus(settings.broadcast_url, settings.topic_prefix)
         await bus.connect()
         try:
             await Worker(settings, bus).run()

@@ -1,69 +1,39 @@
-"""The event bus on memory:// and on a real Redis, and the upstream Redis bug it works around.
+"""The event bus on memory:// and on a real Redis, including Redis going away and back.
 
 Redis is GUICHET_TEST_BROADCAST_URL when that is a redis:// URL; otherwise the module starts
-its own throwaway `redis-server` on a free port.
+its own throwaway `redis-server` on a free port (skipped where there is none). The outage
+tests always run a redis-server of their own, which they kill and start again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
-import subprocess
-import time
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from broadcaster import Broadcast
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from guichet.subscriptions.bus import Bus
-from tests.conftest import free_port
+from guichet.subscriptions.bus import RESUMED, Bus
+from tests import services
+from tests.services import free_port
 
 RECEIVE_TIMEOUT = 2.0
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not listen on port {port} within {timeout} s")
-
-
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    configured = os.environ.get("GUICHET_TEST_BROADCAST_URL") or ""
-    if configured.startswith("redis://"):
+    configured = services.configured_redis_url()
+    if configured:
         yield configured
         return
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    if not os.path.exists(binary):
-        pytest.fail("redis-server is not installed (.ci/run installs it)")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = services.RedisServer().start()
     try:
-        _wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -266,10 +236,13 @@ async def test_ping_succeeds_when_redis_answers(redis_url):
 
 
 async def test_ping_raises_when_nothing_listens():
-    bus = Bus(f"redis://127.0.0.1:{free_port()}/0")
-    with pytest.raises(RedisConnectionError):
-        async with asyncio.timeout(10):
-            await bus.ping()
+    bus = await _connected(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        with pytest.raises(RedisConnectionError):
+            async with asyncio.timeout(10):
+                await bus.ping()
+    finally:
+        await bus.disconnect()
 
 
 async def test_ping_on_memory_is_always_fine():
@@ -280,42 +253,124 @@ async def test_ping_on_memory_is_always_fine():
         await bus.disconnect()
 
 
-# ---------------------------------------------------------------- the upstream bug
+# ---------------------------------------------------------------- prefixes
 
 
-async def test_stock_broadcaster_redis_backend_can_miss_events(redis_url):
-    """Why SubscribedFirstRedisBackend exists: broadcaster 0.3.1's RedisBackend sets its
-    ready flag *before* sending SUBSCRIBE. Its listener wakes while no channel is subscribed
-    yet, so redis-py's `listen()` ends at once; the listener clears the flag and waits for a
-    readiness that never comes. The first subscription of a freshly connected Broadcast
-    therefore never receives an event published after `subscribe` returned.
+async def test_deployments_with_different_prefixes_do_not_hear_each_other(redis_url):
+    first, second = Bus(redis_url, "first:"), Bus(redis_url, "second:")
+    await first.connect()
+    await second.connect()
+    try:
+        topic = _topic()
+        async with first.subscribe(topic) as on_first, second.subscribe(topic) as on_second:
+            await second.publish(topic, {"for": "second"})
+            await first.publish(topic, {"for": "first"})
+            assert await _next(on_first) == {"for": "first"}
+            assert await _next(on_second) == {"for": "second"}
+    finally:
+        await first.disconnect()
+        await second.disconnect()
 
-    If this test starts failing, broadcaster (or redis-py) fixed it: the workaround in
-    guichet.subscriptions.redis_backend can then go.
-    """
-    for _attempt in range(2):
-        broadcast = Broadcast(redis_url)
-        await broadcast.connect()
-        try:
-            topic = _topic()
-            async with broadcast.subscribe(topic) as subscriber:
-                await broadcast.publish(topic, "published after subscribe returned")
-                with pytest.raises(TimeoutError):
-                    async with asyncio.timeout(RECEIVE_TIMEOUT):
-                        await subscriber.get()
-                # The listener gave up: it waits for a flag that is clear, while the
-                # subscription is live in Redis.
-                assert not broadcast._backend._ready.is_set()
-                assert broadcast._backend._pubsub.subscribed
-        finally:
-            await broadcast.disconnect()
 
-    # The same scenario with Guichet's backend: delivered.
-    bus = await _connected(redis_url)
+# ---------------------------------------------------------------- Redis going away
+
+
+@pytest.fixture
+def own_redis() -> Iterator[services.RedisServer]:
+    """A redis-server this test may kill and start again."""
+    server = services.RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _until(condition) -> None:
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - polling a plain attribute
+            await asyncio.sleep(0.02)
+
+
+async def _client_count(url: str) -> int:
+    from redis import asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return len(await client.client_list()) - 1  # less this one
+    finally:
+        await client.aclose()
+
+
+async def test_a_subscriber_is_told_to_replay_and_hears_again_after_redis_restarts(
+    own_redis, caplog
+):
+    bus = await _connected(own_redis.url)
     try:
         topic = _topic()
         async with bus.subscribe(topic) as events:
-            await bus.publish(topic, {"delivered": True})
-            assert await _next(events) == {"delivered": True}
+            await bus.publish(topic, {"n": 1})
+            assert await _next(events) == {"n": 1}
+
+            own_redis.kill()
+            await _until(lambda: not bus._backend.is_connected)
+            with caplog.at_level(logging.WARNING, logger="guichet.bus"):
+                await bus.publish(topic, {"n": "lost"})  # never raises
+            assert bus.failed_publishes == 1
+            assert "publishing to the pub/sub failed" in caplog.text
+
+            own_redis.start()
+            async with asyncio.timeout(10):
+                assert await anext(events) is RESUMED
+            await bus.publish(topic, {"n": 2})
+            assert await _next(events) == {"n": 2}
+            await bus.ping()
     finally:
         await bus.disconnect()
+
+
+async def test_subscribing_while_redis_is_away_works_once_it_is_back(own_redis):
+    bus = await _connected(own_redis.url)
+    try:
+        own_redis.kill()
+        await _until(lambda: not bus._backend.is_connected)
+        with pytest.raises(RedisConnectionError):
+            await bus.ping()
+        topic = _topic()
+        async with bus.subscribe(topic) as events:
+            own_redis.start()
+            async with asyncio.timeout(10):
+                assert await anext(events) is RESUMED
+            await bus.publish(topic, {"after": "outage"})
+            assert await _next(events) == {"after": "outage"}
+    finally:
+        await bus.disconnect()
+
+
+async def test_a_process_started_while_redis_is_away_connects_when_it_comes(own_redis):
+    own_redis.kill()
+    bus = await _connected(own_redis.url)
+    try:
+        with pytest.raises(RedisConnectionError):
+            await bus.ping()
+        own_redis.start()
+        await _until(lambda: bus._backend.is_connected)
+        await bus.ping()
+        topic = _topic()
+        async with bus.subscribe(topic) as events:
+            await bus.publish(topic, {"n": 1})
+            assert await _next(events) == {"n": 1}
+    finally:
+        await bus.disconnect()
+
+
+async def test_a_bus_closes_every_connection_it_opened(own_redis):
+    bus = await _connected(own_redis.url)
+    topic = _topic()
+    async with bus.subscribe(topic) as events:
+        await bus.publish(topic, {"n": 1})
+        await _next(events)
+        assert await _client_count(own_redis.url) == 2  # subscribing and publishing
+    await bus.disconnect()
+    async with asyncio.timeout(5):
+        while await _client_count(own_redis.url):  # noqa: ASYNC110 - the server's count
+            await asyncio.sleep(0.05)
