@@ -10,4 +10,5 @@ MODEL_MODULES = [
     "guichet.models.activities",
     "guichet.models.time_tracking",
     "guichet.models.resolutions",
+    "guichet.models.notifications",
 ]
