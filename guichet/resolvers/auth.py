@@ -9,9 +9,11 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,6 +25,7 @@ from guichet.resolvers import people
 from guichet.resolvers.context import Viewer
 from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.sql import as_datetime, execute, fetch
+from guichet.subscriptions import topics
 
 log = logging.getLogger("guichet.auth")
 
@@ -110,7 +113,9 @@ async def viewer_from_token(secret_key: str, token: str) -> Viewer | None:
     if not rows or as_datetime(rows[0]["expires_at"]) <= now:
         return None
     row = rows[0]
-    return Viewer(row["id"], row["name"], row["email"], Role(row["role"]), session_id)
+    return Viewer(
+        row["id"], row["name"], row["email"], Role(row["role"]), session_id, int(expires)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,17 +184,35 @@ async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> S
     )
 
 
-async def logout(viewer: Viewer) -> None:
-    """End the session the request was signed in with."""
+async def announce_ended_sessions(
+    bus: Any, *, session_ids: Sequence[str] = (), user_ids: Sequence[int] = ()
+) -> None:
+    """After the commit: every process closes the websockets of these sessions or users
+    (each also finds them in the database within seconds, should this message be lost)."""
+    if bus is not None:
+        await bus.publish(
+            topics.ended_sessions(), {"sessions": list(session_ids), "users": list(user_ids)}
+        )
+
+
+async def logout(viewer: Viewer, bus: Any = None) -> None:
+    """End the session the request was signed in with, and its open websockets."""
     await execute(
         'UPDATE "session" SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
         datetime.now(UTC),
         viewer.session_id,
     )
+    if viewer.session_id:
+        await announce_ended_sessions(bus, session_ids=[viewer.session_id])
 
 
 async def change_password(
-    secret_key: str, ttl: timedelta, viewer: Viewer, current_password: str, new_password: str
+    secret_key: str,
+    ttl: timedelta,
+    viewer: Viewer,
+    current_password: str,
+    new_password: str,
+    bus: Any = None,
 ) -> SignedIn:
     """Set a new password, end every existing session, and sign this device in again."""
     user = await User.get(id=viewer.id)
@@ -208,6 +231,8 @@ async def change_password(
     async with in_transaction():
         await User.filter(id=user.id).update(password_hash=new_hash, password_changed_at=now)
         await Session.filter(user_id=user.id, revoked_at__isnull=True).update(revoked_at=now)
+    # Every websocket of the user closes, this device's too: it signs in with the new token.
+    await announce_ended_sessions(bus, user_ids=[user.id])
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
         token,

@@ -86,6 +86,8 @@ class Viewer:
     email: str
     role: Role
     session_id: str | None = None
+    # When the token stops being valid (Unix time): a websocket is closed then.
+    expires_at: int | None = None
 
     def at_least(self, role: Role) -> bool:
         return self.role.at_least(role)
@@ -109,6 +111,7 @@ class Context:
         "response_headers",
         "settings",
         "viewer",
+        "websocket",
     )
 
     def __init__(self, settings: Settings, viewer: Viewer | None, bus: Any = None) -> None:
@@ -124,6 +127,8 @@ class Context:
         self.client_ip: str | None = None
         # Headers a rule wants on the HTTP response (e.g. Retry-After of a locked sign-in).
         self.response_headers: dict[str, str] = {}
+        # The websocket this context belongs to (None for an HTTP request).
+        self.websocket: Any = None
 
     def loader(self, batch: Batch) -> BatchLoader:
         found = self._loaders.get(batch)

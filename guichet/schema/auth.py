@@ -66,13 +66,21 @@ class AuthMutation:
         info.context.viewer = signed_in.viewer
         return LoginPayload(token=signed_in.token, user=signed_in.user)
 
-    @strawberry.mutation(description="End the session this request is signed in with.")
+    @strawberry.mutation(
+        description=(
+            "End the session this request is signed in with. Its websockets, on every "
+            "server process, are closed with 4401 within seconds."
+        )
+    )
     async def logout(self, info: strawberry.Info) -> LogoutPayload:
-        await auth.logout(info.context.require_viewer())
+        await auth.logout(info.context.require_viewer(), info.context.bus)
         return LogoutPayload()
 
     @strawberry.mutation(
-        description="Change the password: every other session ends; the payload has a new token."
+        description=(
+            "Change the password: every session of the user ends (their websockets close "
+            "with 4401 within seconds); the payload has a new token for this device."
+        )
     )
     async def change_password(
         self, info: strawberry.Info, input: ChangePasswordInput
@@ -85,6 +93,7 @@ class AuthMutation:
                 viewer,
                 input.current_password,
                 input.new_password,
+                info.context.bus,
             )
         except Refused as refused:
             return LoginPayload(errors=refused.errors)

@@ -17,6 +17,7 @@ from guichet.models.db import close_database, open_database
 from guichet.schema.root import build_schema
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
+from guichet.server.live_sessions import LiveSessions
 from guichet.server.settings import Settings
 from guichet.server.websocket import GraphQLWebSocket
 from guichet.server.worker import Worker
@@ -43,6 +44,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await open_database(settings.database_url)
         await app.state.bus.connect()
+        await app.state.live_sessions.start()
         # What is built at start lives as long as the process: keep it out of the
         # collector's way, and collect less often (a list request allocates ~100k objects).
         gc.collect()
@@ -56,6 +58,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         finally:
             if worker:
                 await worker.stop()
+            await app.state.live_sessions.stop()
             await app.state.bus.disconnect()
             await close_database()
 
@@ -70,7 +73,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     )
     app.state.settings = settings
     app.state.schema = build_schema(settings.debug)
-    app.state.bus = Bus(settings.broadcast_url)
+    app.state.bus = Bus(settings.broadcast_url, settings.topic_prefix)
+    app.state.live_sessions = LiveSessions(app.state.bus)
     websocket = GraphQLWebSocket(app.state)
     app.router.routes.append(WebSocketRoute("/graphql", websocket))
     return app

@@ -2,7 +2,8 @@
 
 The bearer token comes in the `connection_init` payload as
 `{"authorization": "Bearer <token>"}`; without a valid one the connection is closed
-with 4403 before any subscription runs. `connection_init` must arrive within
+with 4403 before any subscription runs. When that session ends (logout, password change,
+deactivation, expiry) the socket is closed with 4401 (see live_sessions). `connection_init` must arrive within
 CONNECTION_INIT_TIMEOUT; a connection runs at most the configured number of operations.
 """
 
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.unset import UNSET
 
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
@@ -43,7 +45,19 @@ class GraphQLWebSocket(GraphQL):
         self.state = state
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        return Context(self.state.settings, None, self.state.bus)
+        context = Context(self.state.settings, None, self.state.bus)
+        if isinstance(request, WebSocket):
+            context.websocket = request
+        return context
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        if not isinstance(request, WebSocket):
+            return await super().run(request, context, root_value)
+        context = await self.get_context(request)
+        try:
+            return await super().run(request, context, root_value)
+        finally:
+            self.state.live_sessions.forget(context)
 
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
@@ -54,4 +68,6 @@ class GraphQLWebSocket(GraphQL):
                 {"message": "Send a valid bearer token in connection_init."}
             )
         context.viewer = viewer
+        # From now on, the end of this session closes this socket (see live_sessions).
+        self.state.live_sessions.register(context)
         return None

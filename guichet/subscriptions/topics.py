@@ -11,3 +11,9 @@ def ticket_history(ticket_pk: int) -> str:
 
 def approval_requests(user_pk: int) -> str:
     return f"guichet:user:{user_pk}:approval-requests"
+
+
+def ended_sessions() -> str:
+    """Sessions that ended (logout, password change, deactivation): every process closes
+    their websockets."""
+    return "guichet:sessions:ended"

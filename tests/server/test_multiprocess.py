@@ -24,7 +24,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
+from tests import services
 from tests.conftest import free_port
 
 DATABASE_URL = os.environ.get("GUICHET_TEST_DATABASE_URL") or ""
@@ -36,17 +38,20 @@ START_TIMEOUT = 30.0
 TIMEOUT = 5.0
 TICKETS = 40
 
-pytestmark = [
-    pytest.mark.skipif(
-        not DATABASE_URL.startswith(("postgres://", "postgresql://"))
-        or not BROADCAST_URL.startswith(("redis://", "rediss://")),
-        reason=(
-            "several processes need a shared database and pub/sub: set "
-            "GUICHET_TEST_DATABASE_URL=postgres://… and GUICHET_TEST_BROADCAST_URL=redis://…"
-        ),
-    ),
-    pytest.mark.skipif(GUICHET is None, reason="the guichet console script is not installed"),
-]
+pytestmark = pytest.mark.skipif(
+    GUICHET is None, reason="the guichet console script is not installed"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_servers() -> None:
+    """Several processes need a shared database and pub/sub."""
+    services.need_postgres()
+    if not services.configured_redis_url():
+        services.missing(
+            "redis", "several processes need a shared pub/sub: set GUICHET_TEST_BROADCAST_URL"
+        )
+
 
 HISTORY = """
 subscription($id: ID!, $after: String) {
@@ -265,6 +270,24 @@ async def receive(ws: ClientConnection) -> dict[str, Any]:
         return json.loads(await ws.recv())
 
 
+NOTIFIED = "subscription { notifications { kind } }"
+
+
+async def closed_with(ws: ClientConnection) -> int | None:
+    """The close code the server sent, skipping anything sent before it."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            try:
+                await ws.recv()
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+
+
+def _full_log(server: Server) -> str:
+    server.log.flush()
+    return server.log_path.read_text(errors="replace")
+
+
 async def next_event(ws: ClientConnection) -> dict[str, Any]:
     message = await receive(ws)
     assert message["type"] == "next" and "errors" not in message["payload"], message
@@ -357,3 +380,42 @@ async def test_ticket_numbers_stay_unique_and_gapless_under_concurrent_creation(
     assert sorted(e["node"]["number"] for e in listed["edges"]) == list(
         range(1, before + TICKETS + 1)
     )
+
+
+# ---------------------------------------------------------------- sessions and sign-in
+
+
+async def test_logout_on_one_process_closes_the_sessions_websocket_on_the_other(cluster):
+    one, two = cluster.servers
+    response = await cluster.http.post(
+        f"{one.url}/graphql",
+        json={"query": LOGIN, "variables": {"input": {"email": "agent@mp.test", "password": PASSWORD}}},
+    )  # fmt: skip
+    token = response.json()["data"]["login"]["token"]
+    async with websocket(two, token) as ws:
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": NOTIFIED}}))
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws))["type"] == "pong"
+        await cluster.gql(one, "mutation { logout { errors { code } } }", None, token)
+        code = await closed_with(ws)
+    assert code == 4401
+
+
+async def test_wrong_passwords_sent_at_once_to_both_processes_run_at_most_five_checks(cluster):
+    one, two = cluster.servers
+    address = "agent@mp.test"
+    before = sum(_full_log(server).count("password checked") for server in cluster.servers)
+
+    async def guess(i: int) -> dict:
+        server = (one, two)[i % 2]
+        variables = {"input": {"email": address, "password": f"wrong guess {i}"}}
+        response = await cluster.http.post(
+            f"{server.url}/graphql", json={"query": LOGIN, "variables": variables}
+        )
+        return response.json()["data"]["login"]
+
+    async with asyncio.timeout(60):
+        answers = await asyncio.gather(*(guess(i) for i in range(200)))
+    assert {a["errors"][0]["code"] for a in answers} == {"INVALID_CREDENTIALS"}
+    checks = sum(_full_log(server).count("password checked") for server in cluster.servers)
+    assert checks - before <= 5

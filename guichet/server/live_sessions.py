@@ -1,0 +1,154 @@
+"""Open websockets by the session they signed in with, and ending them when it ends.
+
+An HTTP request checks its token against the database every time; a websocket checks it
+once, at `connection_init`, and then lives for hours. So when a session ends (logout, a
+password change, a deactivation) every process must find that session's sockets and close
+them: the viewer is dropped from the connection's context first (a new operation answers
+UNAUTHENTICATED, a subscription stops delivering), then the socket is closed with 4401.
+
+Two ways bring the news, so neither a lost message nor a slow poll is the only chance:
+- the bus: the process that ended the session publishes `topics.ended_sessions()` after
+  its commit, and every process hears it at once;
+- the database: every POLL_SECONDS each process with open sockets reads the sessions
+  revoked recently (an indexed range), which also covers a bus outage and a token that
+  simply expires while its socket is open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from guichet.resolvers.context import Context
+from guichet.resolvers.sql import fetch
+from guichet.subscriptions import topics
+from guichet.subscriptions.bus import RESUMED
+
+log = logging.getLogger("guichet.sessions")
+
+POLL_SECONDS = 2.0
+# Revocations looked at by each poll: generous, so clocks a little apart lose nothing.
+LOOK_BACK = timedelta(minutes=2)
+CLOSE_CODE = 4401
+CLOSE_REASON = "Session ended"
+
+
+class LiveSessions:
+    def __init__(self, bus: Any, poll_seconds: float = POLL_SECONDS) -> None:
+        self.bus = bus
+        self.poll_seconds = poll_seconds
+        self._by_session: dict[str, set[Context]] = {}
+        self._by_user: dict[int, set[Context]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = asyncio.Event()
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def register(self, context: Context) -> None:
+        viewer = context.viewer
+        if viewer is None or viewer.session_id is None:
+            return
+        self._by_session.setdefault(viewer.session_id, set()).add(context)
+        self._by_user.setdefault(viewer.id, set()).add(context)
+
+    def forget(self, context: Context) -> None:
+        for index in (self._by_session, self._by_user):
+            for key, contexts in list(index.items()):
+                contexts.discard(context)
+                if not contexts:
+                    del index[key]
+
+    @property
+    def open_connections(self) -> int:
+        return sum(len(c) for c in self._by_session.values())
+
+    # ------------------------------------------------------------ ending
+
+    async def end(self, *, session_ids: Any = (), user_ids: Any = ()) -> int:
+        """Close every socket signed in with one of these sessions or as one of these users."""
+        doomed: set[Context] = set()
+        for session_id in session_ids:
+            doomed |= self._by_session.get(session_id, set())
+        for user_id in user_ids:
+            doomed |= self._by_user.get(user_id, set())
+        for context in doomed:
+            await self._close(context)
+        return len(doomed)
+
+    async def _close(self, context: Context) -> None:
+        context.viewer = None  # from now on: UNAUTHENTICATED, and no more events
+        self.forget(context)
+        websocket = context.websocket
+        if websocket is not None:
+            with contextlib.suppress(Exception):  # already closing or gone
+                await websocket.close(code=CLOSE_CODE, reason=CLOSE_REASON)
+
+    # ------------------------------------------------------------ watching
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="guichet-ended-sessions"),
+            asyncio.create_task(self._poll(), name="guichet-session-poll"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self._listening.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self.bus.subscribe(topics.ended_sessions()) as messages:
+                    self._listening.set()
+                    async for message in messages:
+                        if message is RESUMED:
+                            await self.check_database()  # what the outage may have hidden
+                            continue
+                        await self.end(
+                            session_ids=message.get("sessions") or (),
+                            user_ids=message.get("users") or (),
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("listening for ended sessions failed; listening again")
+                await asyncio.sleep(1)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.check_database()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the database may be away: the next poll retries
+                log.warning("checking for ended sessions failed: %s", type(error).__name__)
+
+    async def check_database(self) -> None:
+        """End the sockets of sessions revoked lately, and of tokens that expired."""
+        if not self._by_session:
+            return
+        now = datetime.now(UTC)
+        rows = await fetch(
+            'SELECT id, user_id FROM "session" WHERE revoked_at > $1', now - LOOK_BACK
+        )
+        ended = {r["id"] for r in rows if r["id"] in self._by_session}
+        clock = time.time()
+        for contexts in self._by_session.values():
+            for context in contexts:
+                viewer = context.viewer
+                if viewer is not None and viewer.expires_at and viewer.expires_at <= clock:
+                    ended.add(viewer.session_id)
+        if ended:
+            await self.end(session_ids=ended)
