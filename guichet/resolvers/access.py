@@ -255,6 +255,15 @@ async def activity(context: Context, pk: int):
     return await _loaded(context, activities.activities_by_id, pk)
 
 
+# ---------------------------------------------------------------- notifications
+
+
+def visible_notifications_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """A notification is for the one user it was written for: nobody else, whatever their
+    role, sees it, counts it or marks it read."""
+    return f"{alias}.user_id = ${param}", [viewer.id]
+
+
 # ---------------------------------------------------------------- help center, satisfaction
 
 

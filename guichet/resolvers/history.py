@@ -4,24 +4,29 @@ A rule function collects the events it records in a `Changes` and calls
 `changes.publish(context)` once its transaction has committed: subscribers never hear of
 a change that was rolled back. What is published is only the event's id; each
 subscriber re-reads it through its own visibility (see subscriptions/history.py).
+Notifications go the same way: a stored row (resolvers/notifications.py), its id published.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Generator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, notifications
+from guichet.resolvers.notifications import NewNotification
 from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
 from guichet.subscriptions import topics
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
+
+log = logging.getLogger("guichet.history")
 
 
 @dataclass(slots=True)
@@ -75,9 +80,9 @@ class Changes:
     """What one rule function wrote: events to publish and people to notify."""
 
     events: list[TicketEvent] = field(default_factory=list)
-    notifications: list[tuple[int, str, str, int | None, dict[str, int | None]]] = field(
-        default_factory=list
-    )
+    # Told, not written yet; then written: (user pk, notification id), published after commit.
+    notifications: list[NewNotification] = field(default_factory=list)
+    stored: list[tuple[int, int]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def record(
@@ -116,9 +121,21 @@ class Changes:
         message: str,
         ticket_pk: int | None = None,
         **about: int | None,
-    ) -> None:
-        """Tell a user, live, after commit; `about` names approval_request_pk or activity_pk."""
-        self.notifications.append((user_pk, kind, message, ticket_pk, about))
+    ) -> Awaitable[None]:
+        """Tell a user: a stored notification, its id published after commit; `about` names
+        approval_request_pk or activity_pk.
+
+        `await changes.notify(...)` inside the rule's transaction writes the row with the
+        change, so a crash loses nothing and a reconnecting client replays it. Not awaited,
+        the row waits here and `publish` writes it just after the commit."""
+        self.notifications.append(NewNotification(user_pk, kind, message, ticket_pk, **about))
+        return _Written(self)
+
+    async def write_notifications(self) -> None:
+        """Write the notifications told so far (in the caller's transaction, if any)."""
+        while self.notifications:
+            told = self.notifications.pop(0)
+            self.stored.append((told.user_pk, await notifications.store(told)))
 
     def send(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish any other live message after commit."""
@@ -126,6 +143,11 @@ class Changes:
 
     async def publish(self, context: Context) -> None:
         """Call after the transaction committed."""
+        if self.notifications:  # told without being awaited in the transaction
+            try:
+                await self.write_notifications()
+            except Exception:  # the change is committed: its caller must not see a failure
+                log.exception("notifications told after their transaction were not stored")
         if context.bus is None:
             return
         for event in self.events:
@@ -133,12 +155,22 @@ class Changes:
                 topics.ticket_history(event.ticket_id),  # type: ignore[attr-defined]
                 {"event": event.id, "ticket": event.ticket_id},  # type: ignore[attr-defined]
             )
-        from guichet.subscriptions.notifications import notify
-
         for topic, payload in self.messages:
             await context.bus.publish(topic, payload)
-        for user_pk, kind, message, ticket_pk, about in self.notifications:
-            await notify(context, user_pk, kind, message, datetime.now(UTC), ticket_pk, **about)
+        for user_pk, pk in self.stored:
+            await context.bus.publish(topics.user_notifications(user_pk), {"notification": pk})
+
+
+class _Written:
+    """What `Changes.notify` returns: awaiting it writes the notifications told so far."""
+
+    __slots__ = ("_changes",)
+
+    def __init__(self, changes: Changes) -> None:
+        self._changes = changes
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return self._changes.write_notifications().__await__()
 
 
 async def events_page(

@@ -2,9 +2,10 @@
 processes run the worker.
 
 One statement claims due reminders (sets `reminded_at`; on PostgreSQL the rows are picked
-FOR UPDATE SKIP LOCKED), and the claim, the outbox messages (EMAIL, SMS) and the history
-events commit together; POPUP goes out as a live notification after the commit. A
-reminder that fell due while no worker ran fires at the next run.
+FOR UPDATE SKIP LOCKED), and the claim, the outbox messages (EMAIL, SMS), the stored
+notifications (POPUP) and the history events commit together; the notifications' ids are
+published after the commit, so a crash in between loses nothing: a client that reconnects
+replays the stored row. A reminder that fell due while no worker ran fires at the next run.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ async def _remind(changes: Changes, r: dict[str, Any], base: str) -> None:
             await outbox.enqueue_sms(recipient, text[:300])
         else:
             recipient = ids.encode("User", r["owner_id"])
-            changes.notify(
+            await changes.notify(  # written in the claim's transaction
                 r["owner_id"], "ACTIVITY_REMINDER", text, r["ticket_id"], activity_pk=r["id"]
             )
         await changes.record(

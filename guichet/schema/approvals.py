@@ -174,10 +174,19 @@ class ApprovalMutation:
 @strawberry.type
 class ApprovalSubscription:
     @strawberry.subscription(
-        description="Fires when an approval request is assigned to the viewer (and when one assigned to them changes)."
+        description=(
+            "Fires when an approval request is assigned to the viewer (and when one assigned "
+            "to them changes), with the request as of its latest change. Each change (asked, "
+            "commented, approved, denied, withdrawn) is an event of the ticket's history, and "
+            "changes are ordered by those events' ids. With `after`, first replays, in that "
+            "order, the viewer's requests changed after it, each once: `after` is an approval "
+            "request id (everything assigned to the viewer, or changed, after that request "
+            "was assigned to them) or a history event's id or cursor (everything changed "
+            "after that event)."
+        )
     )
     async def approval_request_assigned(
-        self, info: strawberry.Info
+        self, info: strawberry.Info, after: str | None = None
     ) -> AsyncGenerator[ApprovalRequest, None]:
-        async for request in live.assigned_to_viewer(info.context):
+        async for request in live.assigned_to_viewer(info.context, after):
             yield request

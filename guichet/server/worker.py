@@ -31,8 +31,9 @@ class Worker:
                 pass
 
         async def send_reminders() -> None:
-            # Claims due activity reminders (once each, whatever number of workers run) and
-            # queues their e-mails and SMS, which deliver_outbox sends in the same tick.
+            # Claims due activity reminders (once each, whatever number of workers run),
+            # queues their e-mails and SMS, which deliver_outbox sends in the same tick, and
+            # stores their POPUP notifications with the claim (then publishes their ids).
             await reminders.send_due_reminders(Context(settings, None, bus))
 
         # (job, run every N ticks)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import access, history, ids
+from guichet.resolvers import access, history, ids, resume
 from guichet.resolvers.errors import BadRequest, NotFound
-from guichet.subscriptions import topics
+from guichet.subscriptions import bus, topics
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -29,7 +29,8 @@ async def ticket_history(
     """Subscribe first, then replay what the subscriber missed, then go live: nothing
     committed in between is lost, nothing is sent twice. Each event is re-read through
     the subscriber's own visibility; a subscriber who loses access to the ticket stops
-    receiving and the stream ends."""
+    receiving and the stream ends. When the bus says messages may have been lost
+    (`bus.RESUMED`), the same replay runs again from where the stream started."""
     ticket = await access.ticket(context, ids.decode_as(ticket_id, "Ticket") or 0)
     start = replay_start(after)
     async with context.bus.subscribe(topics.ticket_history(ticket.pk)) as live:
@@ -37,11 +38,24 @@ async def ticket_history(
         # commit, so events may be published out of id order; and one committed before the
         # replay may be published after it. Events up to `after` the client already has.
         sent: set[int] = set()
+        # Replays start after `after`, or where the history stood when the stream began.
+        floor = start if start is not None else await resume.latest_ticket_event(ticket.pk)
         if start is not None:
             for event in await history.events_by_ticket_after(context, ticket.pk, start):
                 sent.add(event.pk)
                 yield event
         async for message in live:
+            if message is bus.RESUMED:
+                context.next_event()
+                try:
+                    await access.ticket(context, ticket.pk)
+                except NotFound:
+                    return  # access to the ticket was lost meanwhile
+                for event in await history.events_by_ticket_after(context, ticket.pk, floor):
+                    if event.pk not in sent:
+                        sent.add(event.pk)
+                        yield event
+                continue
             pk = message["event"]
             if pk in sent or (start is not None and pk <= start):
                 continue

@@ -1,0 +1,39 @@
+"""Where each resumable stream stands: the id a live subscription started after.
+
+A subscription that asked for no replay still needs a starting point: when the bus tells it
+that messages may have been lost (`bus.RESUMED`, after a pub/sub outage), it replays from
+the database everything after that point it has not sent. Each function here is one
+indexed read, run once when the subscription starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from guichet.resolvers import access
+from guichet.resolvers.sql import fetch
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context
+
+
+async def latest_ticket_event(ticket_pk: int) -> int:
+    """The newest event of a ticket's history (0 without any)."""
+    rows = await fetch(
+        "SELECT MAX(e.id) AS last FROM ticket_event e WHERE e.ticket_id = $1", ticket_pk
+    )
+    return rows[0]["last"] or 0
+
+
+async def latest_notification(context: Context) -> int:
+    """The viewer's newest notification (0 without any)."""
+    condition, params = access.visible_notifications_condition(context.require_viewer(), "n", 1)
+    rows = await fetch(f"SELECT MAX(n.id) AS last FROM notification n WHERE {condition}", *params)
+    return rows[0]["last"] or 0
+
+
+async def latest_change() -> int:
+    """The newest history event of any ticket: an approval request's changes are history
+    events (see approval_feed), so nothing changed after this one yet."""
+    rows = await fetch("SELECT MAX(e.id) AS last FROM ticket_event e")
+    return rows[0]["last"] or 0
