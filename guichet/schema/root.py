@@ -8,7 +8,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, notifications
 from guichet.resolvers.errors import NotFound
 from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
 from guichet.schema.analytics import AnalyticsQuery
@@ -23,7 +23,12 @@ from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
 from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
 from guichet.schema.history import HistorySubscription, TicketEvent
-from guichet.schema.notifications import NotificationSubscription
+from guichet.schema.notifications import (
+    Notification,
+    NotificationMutation,
+    NotificationQuery,
+    NotificationSubscription,
+)
 from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQuery, User
 from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
@@ -45,6 +50,7 @@ NODE_LOADERS = {
     "Article": access.article,
     "TimeEntry": access.time_entry,
     "Activity": access.activity,
+    "Notification": notifications.notification_for_viewer,
 }
 
 
@@ -76,6 +82,7 @@ QUERIES = (
     TimeTrackingQuery,
     ActivityQuery,
     ResolutionQuery,
+    NotificationQuery,
 )
 MUTATIONS = (
     AuthMutation,
@@ -87,6 +94,7 @@ MUTATIONS = (
     TimeTrackingMutation,
     ActivityMutation,
     ResolutionMutation,
+    NotificationMutation,
 )
 SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription, ApprovalSubscription)
 # Types reachable only through the Node interface must still be in the schema.
@@ -103,6 +111,7 @@ EXTRA_TYPES = (
     TimeEntry,
     Activity,
     Article,
+    Notification,
 )
 
 
