@@ -8,11 +8,14 @@ server and sets GUICHET_TEST_REQUIRE_SERVICES (e.g. `redis,chromium` or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +108,51 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster of the test's own (initdb in a temporary folder) on a free
+    loopback port, which the test may crash and start again."""
+
+    def __init__(self) -> None:
+        if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+            missing("postgres", "the PostgreSQL server binaries (initdb, pg_ctl) are missing")
+        # Not under pytest's tmp_path: as root, postgres runs as `postgres`, which must be
+        # able to reach the folder.
+        self.folder = Path(tempfile.mkdtemp(prefix="guichet-test-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *command: str) -> None:
+        # PostgreSQL refuses to run as root.
+        if os.geteuid() == 0:
+            command = ("runuser", "-u", "postgres", "--", *command)
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+    def create(self) -> PostgresServer:
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        return self.start()
+
+    def start(self) -> PostgresServer:
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.folder / "log"), "-w",
+            "-o", options, "start",
+        )  # fmt: skip
+        return self
+
+    def crash(self) -> None:
+        """Stop at once, as a crash would: connections are cut, nothing is said."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def stop(self) -> None:
+        """Stop it for good and remove its files."""
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from typing import Any
 
+from asyncpg import exceptions as asyncpg_errors
 from tortoise import Tortoise, connections
 from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import DBConnectionError
 
 from guichet.models import MODEL_MODULES
 
@@ -62,3 +66,58 @@ def dialect() -> str:
 
 async def ping() -> None:
     await db().execute_query("SELECT 1")
+
+
+# ---------------------------------------------------------------- faults of the database
+
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED,
+    errno.ECONNRESET,
+    errno.ECONNABORTED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.ETIMEDOUT,
+    errno.EPIPE,
+}
+_UNREACHABLE = (
+    ConnectionError,
+    DBConnectionError,
+    asyncpg_errors.PostgresConnectionError,  # lost, refused, shutting down, starting up
+    asyncpg_errors.InterfaceError,  # "connection is closed", "pool is closing"
+    asyncpg_errors.CannotConnectNowError,
+    asyncpg_errors.AdminShutdownError,
+    asyncpg_errors.CrashShutdownError,
+    asyncpg_errors.TooManyConnectionsError,
+)
+
+
+def _causes(error: BaseException | None):
+    """The error and what it wraps (Tortoise wraps the driver's errors)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def is_unreachable(error: BaseException) -> bool:
+    """The database could not be reached or went away: retrying later may work."""
+    for cause in _causes(error):
+        if isinstance(cause, _UNREACHABLE):
+            return True
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNOS:
+            return True
+        if isinstance(cause, TimeoutError):
+            return True
+    return False
+
+
+def is_conflict(error: BaseException) -> bool:
+    """The transaction lost against a concurrent one (deadlock, serialization failure, or
+    SQLite's single writer still busy): nothing was written, and running it again may work."""
+    for cause in _causes(error):
+        if isinstance(cause, asyncpg_errors.TransactionRollbackError):
+            return True
+        if isinstance(cause, sqlite3.OperationalError) and "locked" in str(cause):
+            return True
+    return False

@@ -113,9 +113,7 @@ async def viewer_from_token(secret_key: str, token: str) -> Viewer | None:
     if not rows or as_datetime(rows[0]["expires_at"]) <= now:
         return None
     row = rows[0]
-    return Viewer(
-        row["id"], row["name"], row["email"], Role(row["role"]), session_id, int(expires)
-    )
+    return Viewer(row["id"], row["name"], row["email"], Role(row["role"]), session_id, int(expires))
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,6 +112,14 @@ async def mark_billed(
         index.setdefault(pk, i)
     pks = list(index)
     async with in_transaction():
+        if dialect() == "postgres":
+            # Lock the rows in one order for every run: two runs over overlapping entries
+            # then queue instead of deadlocking (UPDATE locks in whatever order it scans).
+            await fetch(
+                f"SELECT id FROM time_entry WHERE id IN ({placeholders(len(pks))})"
+                " ORDER BY id FOR UPDATE",
+                *pks,
+            )
         rows = await fetch(
             "UPDATE time_entry SET bill_status = 'BILLED', invoice_ref = $1, billed_at = $2,"
             f" updated_at = $2 WHERE id IN ({placeholders(len(pks), start=3)})"
