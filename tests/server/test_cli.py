@@ -19,6 +19,7 @@ import pytest
 
 from guichet.models.migrate import MIGRATIONS_DIR
 from guichet.server.demo import DEMO_PASSWORD
+from tests import services
 from tests.conftest import free_port
 
 GUICHET = shutil.which("guichet") or shutil.which("guichet", path=str(Path(sys.executable).parent))
@@ -453,9 +454,7 @@ def _server_url(url: str, database: str) -> str:
 
 
 async def test_migrate_twice_on_a_fresh_postgres_database(tmp_path: Path) -> None:
-    test_url = os.environ.get("GUICHET_TEST_DATABASE_URL", "")
-    if not test_url.startswith(("postgres://", "postgresql://")):
-        pytest.skip("GUICHET_TEST_DATABASE_URL does not name a PostgreSQL database")
+    test_url = services.need_postgres()
     import asyncpg
 
     name = f"guichet_cli_{secrets.token_hex(6)}"

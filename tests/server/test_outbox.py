@@ -25,6 +25,7 @@ from guichet.resolvers import outbox
 from guichet.resolvers.outbox import MAX_ATTEMPTS, Outgoing, claim_due, deliver_due
 from guichet.server.mailer import SENDER_ADDRESS, SmtpSender, senders_for
 from guichet.server.worker import Worker
+from tests import services
 from tests.conftest import free_port
 from tests.server.smtp import Mailbox, smtp_server
 
@@ -259,10 +260,9 @@ asyncio.run(main(sys.argv[1], sys.argv[2]))
 
 async def test_two_worker_processes_send_each_message_once(settings, mailbox, smtp_url):
     if settings.is_sqlite:
-        pytest.skip(
-            "several worker processes share one database only on PostgreSQL "
-            "(SQLite allows one writer process): set GUICHET_TEST_DATABASE_URL=postgres://…"
-        )
+        # Several worker processes share one database only on PostgreSQL (SQLite allows
+        # one writer process).
+        services.need_postgres()
     rows = await queue(120)
     env = os.environ | {"PYTHONPATH": str(ROOT)}
     children = [

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from tests import services
+
 DATABASE_URL = os.environ.get("GUICHET_TEST_DATABASE_URL") or ""
 GUICHET = shutil.which("guichet") or shutil.which("guichet", path=str(Path(sys.executable).parent))
 KEY = "multiprocess-test-secret-key-0123456789-abcdef"
@@ -28,16 +30,16 @@ REMINDERS = 30
 CHANNELS = ("EMAIL", "SMS", "POPUP")
 PHONE = "+33612345678"
 
-pytestmark = [
-    pytest.mark.skipif(
-        not DATABASE_URL.startswith(("postgres://", "postgresql://")),
-        reason=(
-            "reminders in several processes need a shared database: set "
-            "GUICHET_TEST_DATABASE_URL=postgres://…"
-        ),
-    ),
-    pytest.mark.skipif(GUICHET is None, reason="the guichet console script is not installed"),
-]
+pytestmark = pytest.mark.skipif(
+    GUICHET is None, reason="the guichet console script is not installed"
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shared_database() -> None:
+    """Reminders in several processes need a shared database."""
+    services.need_postgres()
+
 
 SEED = f"""
 import asyncio, sys
