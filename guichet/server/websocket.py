@@ -2,9 +2,11 @@
 
 The bearer token comes in the `connection_init` payload as
 `{"authorization": "Bearer <token>"}`; without a valid one the connection is closed
-with 4403 before any subscription runs. When that session ends (logout, password change,
-deactivation, expiry) the socket is closed with 4401 (see live_sessions). `connection_init` must arrive within
-CONNECTION_INIT_TIMEOUT; a connection runs at most the configured number of operations.
+with 4403 before any subscription runs; while the database cannot be reached to check it,
+with 1013 (try again later). When that session ends (logout, password change, deactivation,
+expiry) the socket is closed with 4401 (see live_sessions). `connection_init` must arrive
+within CONNECTION_INIT_TIMEOUT; a connection runs at most the configured number of
+operations.
 """
 
 from __future__ import annotations
@@ -17,15 +19,44 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
+from guichet.models.db import is_unreachable
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=5)
+TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or cannot serve for now
+
+
+class CannotCheckCredentials(Exception):
+    """The token could not be checked: the database is unreachable."""
+
+
+class TransportHandler(BaseGraphQLTransportWSHandler):
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except CannotCheckCredentials:
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Try again later")
+
+
+class LegacyHandler(BaseGraphQLWSHandler):
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except CannotCheckCredentials:
+            await self.websocket.close(code=TRY_AGAIN_LATER, reason="Try again later")
 
 
 class GraphQLWebSocket(GraphQL):
+    graphql_transport_ws_handler_class = TransportHandler
+    graphql_ws_handler_class = LegacyHandler
+
     def __init__(self, state: Any) -> None:
         settings = state.settings
         protocols = [GRAPHQL_TRANSPORT_WS_PROTOCOL]
@@ -62,7 +93,12 @@ class GraphQLWebSocket(GraphQL):
     async def on_ws_connect(self, context: Context) -> Any:
         params = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
-        viewer = await viewer_for(self.state, authorization)
+        try:
+            viewer = await viewer_for(self.state, authorization)
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            raise CannotCheckCredentials() from None
         if viewer is None:
             raise ConnectionRejectionError(
                 {"message": "Send a valid bearer token in connection_init."}

@@ -25,6 +25,7 @@ import httpx
 import pytest
 import uvicorn
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from guichet.server.app import create_app
 from tests import services
@@ -215,6 +216,17 @@ async def test_a_postgresql_restart_is_survived_without_restarting_guichet(tmp_p
                 body = during.json()
                 assert body["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
                 assert "Unexpected error." not in during.text
+
+            # A websocket cannot be signed in either: "try again later", not "forbidden".
+            async with connect(
+                f"ws://127.0.0.1:{port}/graphql", subprotocols=["graphql-transport-ws"]
+            ) as ws:
+                init = {"authorization": f"Bearer {token}"}
+                await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    async with asyncio.timeout(TIMEOUT):
+                        await ws.recv()
+                assert closed.value.rcvd.code == 1013
 
             postgres.start()
             await _until_health(http, 200)
