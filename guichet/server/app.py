@@ -11,10 +11,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from guichet.models.db import close_database, open_database
 from guichet.schema.root import build_schema
+from guichet.server.graphiql import ASSETS_PATH, GraphiQLAssets
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
 from guichet.server.live_sessions import LiveSessions
@@ -67,6 +68,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Mount(ASSETS_PATH, app=GraphiQLAssets(), name="graphiql-assets"),
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected_error},

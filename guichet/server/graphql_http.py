@@ -15,13 +15,13 @@ from typing import Any
 import orjson
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import Response
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from guichet.server.auth import context_for
+from guichet.server.graphiql import graphiql_page
 
 log = logging.getLogger("guichet.http")
 
@@ -167,7 +167,7 @@ def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
 async def graphql_http(request: Request) -> Response:
     app = request.app
     if _wants_ide(request):
-        return HTMLResponse(get_graphql_ide_html("graphiql"))
+        return graphiql_page(request)
     media_type = negotiate(request.headers.get("accept"))
     try:
         if media_type is None:
