@@ -20,20 +20,20 @@ if TYPE_CHECKING:
 async def latest_ticket_event(ticket_pk: int) -> int:
     """The newest event of a ticket's history (0 without any)."""
     rows = await fetch(
-        "SELECT MAX(e.id) AS last FROM ticket_event e WHERE e.ticket_id = $1", ticket_pk
+        "SELECT MAX(e.id) AS newest FROM ticket_event e WHERE e.ticket_id = $1", ticket_pk
     )
-    return rows[0]["last"] or 0
+    return rows[0]["newest"] or 0
 
 
 async def latest_notification(context: Context) -> int:
     """The viewer's newest notification (0 without any)."""
     condition, params = access.visible_notifications_condition(context.require_viewer(), "n", 1)
-    rows = await fetch(f"SELECT MAX(n.id) AS last FROM notification n WHERE {condition}", *params)
-    return rows[0]["last"] or 0
+    rows = await fetch(f"SELECT MAX(n.id) AS newest FROM notification n WHERE {condition}", *params)
+    return rows[0]["newest"] or 0
 
 
 async def latest_change() -> int:
     """The newest history event of any ticket: an approval request's changes are history
     events (see approval_feed), so nothing changed after this one yet."""
-    rows = await fetch("SELECT MAX(e.id) AS last FROM ticket_event e")
-    return rows[0]["last"] or 0
+    rows = await fetch("SELECT MAX(e.id) AS newest FROM ticket_event e")
+    return rows[0]["newest"] or 0

@@ -22,6 +22,7 @@ from guichet.models.outbox import OutboxChannel, OutboxMessage
 from guichet.models.tickets import TicketEvent, TicketEventKind
 from guichet.resolvers import ids, reminders
 from guichet.resolvers.context import Context
+from guichet.resolvers.history import Changes
 from guichet.resolvers.reminders import send_due_reminders
 from guichet.server.worker import Worker
 from guichet.subscriptions.notifications import notify
@@ -32,6 +33,9 @@ TIMEOUT = 5.0
 ALL = ["EMAIL", "SMS", "POPUP"]
 NOTIFICATIONS = """subscription {
   notifications { kind message ticket { number } activity { id subject owner { id } } }
+}"""
+RESUMING = """subscription($after: String) {
+  notifications(after: $after) { kind activity { id } }
 }"""
 
 
@@ -136,6 +140,44 @@ async def test_a_popup_reminder_reaches_the_owner_live(app, gql, agent, light_ag
         {"channel": "POPUP", "recipient": light_agent.id, "activity": activity["id"]}
     ]
     assert await reminder_messages() == []
+
+
+async def test_a_popup_claimed_just_before_a_crash_is_replayed_when_the_owner_reconnects(
+    app, gql, agent, light_agent, ticket, monkeypatch
+):
+    """The worker dies after the claim commits and before anything is published: the
+    POPUP, stored with the claim, is in the owner's bell menu and replays to their widget."""
+    activity = await added(
+        gql, agent, ticket, subject="Call Alice", ownerId=light_agent.id,
+        remindAt=later(hours=1), reminderChannels=["POPUP"],
+    )  # fmt: skip
+    publisher = Context(app.state.settings, None, app.state.bus)
+    had = await notify(publisher, light_agent.row.pk, "EARLIER", "what the widget had")
+
+    async def killed(self: Changes, context: Context) -> None:
+        raise RuntimeError("worker killed before publishing")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Changes, "publish", killed)
+        with pytest.raises(RuntimeError):
+            await fire(app, hours(1.5))
+    assert await fire(app, hours(2)) == 0  # claimed once, for good
+
+    context = Context(app.state.settings, light_agent.viewer, app.state.bus)
+    stream = await app.state.schema.subscribe(
+        RESUMING, variable_values={"after": ids.encode("Notification", had)}, context_value=context
+    )
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            result = await stream.__anext__()
+    finally:
+        await stream.aclose()
+    assert not result.errors, result.errors
+    popup = result.data["notifications"]
+    assert (popup["kind"], popup["activity"]["id"]) == ("ACTIVITY_REMINDER", activity["id"])
+    assert await sent_events() == [
+        {"channel": "POPUP", "recipient": light_agent.id, "activity": activity["id"]}
+    ]
 
 
 async def test_an_owner_is_told_of_an_activity_given_to_them(app, gql, agent, light_agent, ticket):

@@ -26,10 +26,13 @@ from tests.subscriptions.test_ticket_history import (
     TIMEOUT,
     Notifications,
     bus_subscribers,
+    codes,
+    history_of,
     live_history,
     mutate,
     next_event,
     open_ticket,
+    operation_errors,
     receive,
     send,
     signed_in,
@@ -38,8 +41,8 @@ from tests.subscriptions.test_ticket_history import (
 )
 
 ASSIGNED = """
-subscription {
-  approvalRequestAssigned {
+subscription($after: String) {
+  approvalRequestAssigned(after: $after) {
     id subject message status
     ticket { number }
     createdBy { id }
@@ -121,11 +124,17 @@ async def withdraw(gql: Client, person: Person, approval_id: str) -> None:
 # ---------------------------------------------------------------- the websocket
 
 
-async def subscribe_assigned(app, ws: ClientConnection, person: Person, operation_id="a") -> None:
-    """Subscribe `person` (signed in on `ws`) to approvalRequestAssigned; return once live."""
+async def subscribe_assigned(
+    app, ws: ClientConnection, person: Person, operation_id="a", after: str | None = None
+) -> None:
+    """Subscribe `person` (signed in on `ws`) to approvalRequestAssigned; without `after`,
+    return once live (with `after`, the replay says so)."""
     topic = topics.approval_requests(person.row.pk)
     before = bus_subscribers(app, topic)
-    await send(ws, {"id": operation_id, "type": "subscribe", "payload": {"query": ASSIGNED}})
+    payload = {"query": ASSIGNED, "variables": {"after": after}}
+    await send(ws, {"id": operation_id, "type": "subscribe", "payload": payload})
+    if after is not None:
+        return
     async with asyncio.timeout(TIMEOUT):
         while bus_subscribers(app, topic) <= before:  # noqa: ASYNC110 - no event to wait on
             await asyncio.sleep(0.01)
@@ -287,6 +296,90 @@ async def test_a_subscriber_receives_only_requests_they_are_an_approver_of(
         for pk in (approval_pk(theirs), 999_999, approval_pk(mine)):
             await app.state.bus.publish(topic, {"approvalRequest": pk})
         assert (await next_assigned(ws))["id"] == mine
+        await silent(ws)
+
+
+async def test_a_reconnecting_approver_replays_requests_assigned_and_changed_meanwhile(
+    app, gql, live_server, agent, light_agent, end_user, ticket
+):
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        await subscribe_assigned(app, ws, end_user)
+        first = await request_approval(gql, agent, ticket, [end_user, light_agent])
+        assert (await next_assigned(ws))["id"] == first
+
+    # Alice is away: Louise asks a question on the first request, a second one is
+    # assigned to Alice, a third to Louise only.
+    await respond(gql, light_agent, first, comment="Which invoice?")
+    second = await request_approval(gql, agent, ticket, [end_user], subject="Second")
+    await request_approval(gql, agent, ticket, [light_agent], subject="Not Alice's")
+
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        await subscribe_assigned(app, ws, end_user, after=first)
+        # In the order of their changes, each as it is now.
+        changed, new = await next_assigned(ws), await next_assigned(ws)
+        assert (changed["id"], changed["status"]) == (first, "PENDING")
+        assert changed["comments"] == [{"author": {"id": light_agent.id}, "body": "Which invoice?"}]
+        assert (new["id"], new["subject"], new["status"]) == (second, "Second", "PENDING")
+        # Then live, nothing twice.
+        await respond(gql, end_user, second, "APPROVE")
+        decided = await next_assigned(ws)
+        assert (decided["id"], decided["status"]) == (second, "APPROVED")
+        await silent(ws)
+
+
+async def test_an_approver_resumes_after_a_history_event(
+    app, gql, live_server, agent, light_agent, end_user, ticket
+):
+    """`after` may be a history event's cursor: only what changed after that event."""
+    first = await request_approval(gql, agent, ticket, [end_user])
+    second = await request_approval(gql, agent, ticket, [end_user], subject="Second")
+    history = await history_of(gql, ticket, agent)
+    asked = [e for e in history if e["kind"] == "APPROVAL_REQUESTED"]
+    await respond(gql, end_user, first, comment="Is it the full amount?")
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        await subscribe_assigned(app, ws, end_user, after=asked[-1]["cursor"])
+        assert (await next_assigned(ws))["id"] == first
+        await silent(ws)
+        await subscribe_assigned(app, ws, end_user, "b", after=asked[0]["id"])
+        assert [(await next_assigned(ws, "b"))["id"] for _ in range(2)] == [second, first]
+        await silent(ws)
+
+
+async def test_a_resumed_approver_receives_the_changes_the_bus_lost(
+    app, gql, live_server, agent, light_agent, end_user, ticket, outage
+):
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        await subscribe_assigned(app, ws, end_user)
+        first = await request_approval(gql, agent, ticket, [end_user, light_agent])
+        assert (await next_assigned(ws))["id"] == first  # the stream is running
+
+        with outage.lost():
+            await respond(gql, light_agent, first, "DENY", "Not under warranty.")
+            second = await request_approval(gql, agent, ticket, [end_user], subject="Second")
+        await silent(ws)
+
+        outage.resume()
+        denied, new = await next_assigned(ws), await next_assigned(ws)
+        assert (denied["id"], denied["status"]) == (first, "DENIED")
+        assert (new["id"], new["status"]) == (second, "PENDING")
+        outage.resume()
+        await silent(ws)
+
+
+async def test_after_names_a_request_of_the_viewers_or_a_history_event(
+    app, gql, live_server, agent, light_agent, end_user, ticket
+):
+    not_hers = await request_approval(gql, agent, ticket, [light_agent])
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        for n, after in enumerate(["garbage", "", ticket["id"], not_hers]):
+            payload = {"query": ASSIGNED, "variables": {"after": after}}
+            await send(ws, {"id": str(n), "type": "subscribe", "payload": payload})
+            assert codes(await operation_errors(ws, str(n))) == ["BAD_USER_INPUT"], after
         await silent(ws)
 
 

@@ -493,6 +493,60 @@ async def test_an_event_up_to_after_published_late_is_not_sent(
         await silent(ws)
 
 
+async def test_a_subscriber_replays_the_events_the_bus_lost_when_it_resumes(
+    gql, live_server, agent, end_user, ticket, outage
+):
+    async with websocket(live_server) as agent_ws, websocket(live_server) as user_ws:
+        await signed_in(agent_ws, agent)
+        await signed_in(user_ws, end_user)
+        await live_history(agent_ws, gql, agent, ticket)
+        await live_history(user_ws, gql, end_user, ticket)
+
+        # Redis is away: the events are recorded, their ids never reach the subscribers.
+        with outage.lost():
+            await comment(gql, agent, ticket, "Written while Redis was away.", public=False)
+            await update(gql, agent, ticket, priority="HIGH")
+        await silent(agent_ws)
+
+        outage.resume()
+        lost = [await next_event(agent_ws) for _ in range(2)]
+        assert [summary(e)[:4] for e in lost] == [
+            ("COMMENT_ADDED", None, None, False),
+            ("FIELD_CHANGED", "priority", "HIGH", True),
+        ]
+        # Each replays what it may see only.
+        assert await next_event(user_ws) == lost[1]
+        # Live again; a second RESUMED with nothing missed sends nothing twice.
+        await comment(gql, agent, ticket, "Back to normal.")
+        assert (await next_event(agent_ws))["kind"] == "COMMENT_ADDED"
+        assert (await next_event(user_ws))["kind"] == "COMMENT_ADDED"
+        outage.resume()
+        await silent(agent_ws)
+        await silent(user_ws, 0)
+    history = await history_of(gql, ticket, agent)
+    assert [e["id"] for e in lost] == [e["id"] for e in history[-3:-1]]
+
+
+async def test_a_subscriber_that_asked_no_replay_resumes_from_where_it_started(
+    app, gql, live_server, agent, ticket, outage
+):
+    """Without `after`, a RESUMED replays the events recorded since the subscription
+    started, not the ticket's whole history."""
+    async with websocket(live_server) as ws:
+        await signed_in(ws, agent)
+        await subscribe_history(ws, ticket["id"])
+        async with asyncio.timeout(TIMEOUT):
+            while not bus_subscribers(app, topics.ticket_history(pk_of(ticket))):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        await comment(gql, agent, ticket, "Live.")
+        assert (await next_event(ws))["kind"] == "COMMENT_ADDED"  # the stream is running
+        with outage.lost():
+            await update(gql, agent, ticket, priority="LOW")
+        outage.resume()
+        assert summary(await next_event(ws))[:3] == ("FIELD_CHANGED", "priority", "LOW")
+        await silent(ws)
+
+
 def bus_subscribers(app, topic: str) -> int:
     """How many subscriptions of this process listen to the topic (broadcaster's count)."""
     return len(app.state.bus._broadcast._subscribers.get(topic, ()))
