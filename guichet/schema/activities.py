@@ -110,7 +110,7 @@ class ActivityQuery:
         completed: bool | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> list[Activity]:
+    ) -> list[Activity] | None:
         return await activities.my_activities(
             info.context, completed=completed, after=after, limit=page_size(first)
         )

@@ -51,5 +51,5 @@ class AnalyticsQuery:
         info: strawberry.Info,
         group_by: list[TicketDimension],
         filter: TicketFilter | None = None,
-    ) -> list[Bucket]:
+    ) -> list[Bucket] | None:
         return await analytics.ticket_stats(info.context, [d.value for d in group_by], filter)

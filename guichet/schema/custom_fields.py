@@ -72,7 +72,7 @@ class CustomFieldMutation:
     @strawberry.mutation(extensions=[requires(Role.ADMIN)])
     async def create_custom_field(
         self, info: strawberry.Info, input: CreateCustomFieldInput
-    ) -> CustomFieldPayload:
+    ) -> CustomFieldPayload | None:
         try:
             field = await custom_fields.create_custom_field(
                 info.context.require_viewer(),

@@ -22,7 +22,6 @@ def related(
     *,
     key: str,
     requires: Role | None = None,
-    when_forbidden: Any = None,
     description: str | None = None,
 ) -> Any:
     async def resolve(root: Any, info: strawberry.Info) -> Any:
@@ -36,5 +35,5 @@ def related(
     return strawberry.field(
         resolver=resolve,
         description=description,
-        extensions=[requires_extension(requires, when_forbidden)] if requires else [],
+        extensions=[requires_extension(requires)] if requires else [],
     )

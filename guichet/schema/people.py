@@ -17,7 +17,6 @@ from guichet.schema.relay import (
     Node,
     after_position,
     connection,
-    empty_connection,
     page_size,
 )
 from guichet.schema.requires import requires
@@ -33,8 +32,8 @@ class User(Node):
         key="pk",
         description="Organizations the user belongs to (a customer sees only their own).",
     )
-    groups: list[Group] = related(
-        people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT, when_forbidden=list
+    groups: list[Group] | None = related(
+        people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT
     )
 
     @strawberry.field(description="Visible to the user themself and to agents.")
@@ -53,10 +52,10 @@ class Organization(Node):
     shared_tickets: bool = strawberry.field(description="Members may see each other's requests.")
     created_at: datetime
 
-    @strawberry.field(extensions=[requires(RoleValue.AGENT, when_forbidden=empty_connection)])
+    @strawberry.field(extensions=[requires(RoleValue.AGENT)])
     async def members(
         self, root: people.OrganizationRow, first: int | None = None, after: str | None = None
-    ) -> Connection[User]:
+    ) -> Connection[User] | None:
         limit = page_size(first)
         after_pk = after_position(after)
         rows, total = await people.organization_members(root.pk, after_pk, limit + 1)
@@ -77,8 +76,8 @@ class Organization(Node):
 class Group(Node):
     name: str
     created_at: datetime
-    agents: list[User] = related(
-        people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT, when_forbidden=list
+    agents: list[User] | None = related(
+        people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT
     )
 
     @classmethod
@@ -158,7 +157,9 @@ class PeopleMutation:
         extensions=[requires(RoleValue.AGENT)],
         description="Add a person. Agents may add end users only; admins any role but owner.",
     )
-    async def create_user(self, info: strawberry.Info, input: CreateUserInput) -> UserPayload:
+    async def create_user(
+        self, info: strawberry.Info, input: CreateUserInput
+    ) -> UserPayload | None:
         viewer = info.context.require_viewer()
         try:
             password_hash = None
@@ -182,7 +183,7 @@ class PeopleMutation:
     @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
     async def create_organization(
         self, info: strawberry.Info, input: CreateOrganizationInput
-    ) -> OrganizationPayload:
+    ) -> OrganizationPayload | None:
         try:
             org = await accounts.create_organization(
                 info.context.require_viewer(),
@@ -194,7 +195,9 @@ class PeopleMutation:
         return OrganizationPayload(organization=org)
 
     @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
-    async def create_group(self, info: strawberry.Info, input: CreateGroupInput) -> GroupPayload:
+    async def create_group(
+        self, info: strawberry.Info, input: CreateGroupInput
+    ) -> GroupPayload | None:
         try:
             group = await accounts.create_group(
                 info.context.require_viewer(), name=input.name, agent_ids=input.agent_ids
@@ -209,13 +212,13 @@ class PeopleMutation:
     )
     async def add_organization_member(
         self, info: strawberry.Info, input: OrganizationMembershipInput
-    ) -> OrganizationPayload:
+    ) -> OrganizationPayload | None:
         return await _organization_membership(info, input, member=True)
 
     @strawberry.mutation(extensions=[requires(RoleValue.AGENT)])
     async def remove_organization_member(
         self, info: strawberry.Info, input: OrganizationMembershipInput
-    ) -> OrganizationPayload:
+    ) -> OrganizationPayload | None:
         return await _organization_membership(info, input, member=False)
 
     @strawberry.mutation(
@@ -224,13 +227,13 @@ class PeopleMutation:
     )
     async def add_group_member(
         self, info: strawberry.Info, input: GroupMembershipInput
-    ) -> GroupPayload:
+    ) -> GroupPayload | None:
         return await _group_membership(info, input, member=True)
 
     @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
     async def remove_group_member(
         self, info: strawberry.Info, input: GroupMembershipInput
-    ) -> GroupPayload:
+    ) -> GroupPayload | None:
         return await _group_membership(info, input, member=False)
 
 

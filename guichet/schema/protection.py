@@ -1,17 +1,24 @@
 """Limits every operation passes before it runs, and masking of unexpected errors.
 
-- depth at most MAX_DEPTH, aliases at most MAX_ALIASES, tokens at most MAX_TOKENS
-  (strawberry's own extensions, given as factories: one instance per operation);
+- depth at most MAX_DEPTH, aliases at most MAX_ALIASES, tokens at most MAX_TOKENS;
 - static cost: the number of objects an operation may return, estimated from the
-  page sizes it asks for, at most MAX_NODES (see `estimated_nodes`);
-- one `login` per operation, so aliases cannot batch password guesses;
+  page sizes it asks for, at most MAX_NODES (see `Measure`);
+- one `login` per operation, counted through fragments and aliases, so a request
+  cannot batch password guesses;
+- input lists and JSON values within their limits (see `guichet.schema.limits`);
 - errors raised by resolvers that are not deliberate refusals become
   "Unexpected error." with code INTERNAL_SERVER_ERROR; validation errors are kept.
+
+Depth, aliases and cost are measured in one pass in which each fragment is measured
+once: a document whose fragments spread each other twice over (`fragment f0 { ...f1
+...f1 }`, `f1 { ...f2 ...f2 }`, ...) would otherwise take time exponential in its size,
+which is what strawberry's own depth and alias limiters do.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 
 from graphql import (
@@ -31,16 +38,10 @@ from graphql import (
     ValidationRule,
     get_named_type,
 )
-from strawberry.extensions import (
-    AddValidationRules,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 
+from guichet.schema.limits import InputLimitsRule
 from guichet.schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from guichet.schema.requires import ReportForbiddenFields
 
 log = logging.getLogger("guichet.errors")
 
@@ -67,105 +68,192 @@ def _is_list(type_) -> bool:
     return isinstance(type_, GraphQLList)
 
 
-def estimated_nodes(
-    schema, selection_set: SelectionSetNode, parent, fragments, seen=frozenset()
-) -> int:
-    """The most objects this selection can return: each object field counts 1, times
-    the page size of a connection (`first`/`last`, else the default) or the estimate
-    of a plain list, times everything selected below it."""
-    total = 0
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            name = selection.name.value
-            if name.startswith("__") or not isinstance(
-                parent, (GraphQLObjectType, GraphQLInterfaceType)
-            ):
-                continue
-            definition = parent.fields.get(name)
-            if definition is None:
-                continue
-            named = get_named_type(definition.type)
-            if (
-                not isinstance(named, (GraphQLObjectType, GraphQLInterfaceType))
-                and not selection.selection_set
-            ):
-                continue
-            if named.name.endswith("Connection"):
-                multiplier = _page_size(selection)
-            elif parent.name.endswith("Connection") and name == "edges":
-                multiplier = 1  # the connection already counted its page
-            elif _is_list(definition.type):
-                multiplier = PLAIN_LIST_ESTIMATE
-            else:
-                multiplier = 1
-            below = (
-                estimated_nodes(schema, selection.selection_set, named, fragments, seen)
-                if selection.selection_set
-                else 0
-            )
-            total += multiplier * (1 + below)
-        elif isinstance(selection, InlineFragmentNode):
-            condition = selection.type_condition
-            target = schema.get_type(condition.name.value) if condition else parent
-            total += estimated_nodes(
-                schema, selection.selection_set, target or parent, fragments, seen
-            )
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is None or name in seen:
-                continue
-            target = schema.get_type(fragment.type_condition.name.value)
-            total += estimated_nodes(
-                schema, fragment.selection_set, target, fragments, seen | {name}
-            )
-    return total
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a selection set asks for."""
+
+    depth: int = 0  # nesting of fields that have a selection set (introspection excluded)
+    aliases: int = 0
+    nodes: int = 0  # the most objects it can return
+
+    def __add__(self, other: Shape) -> Shape:
+        return Shape(
+            max(self.depth, other.depth), self.aliases + other.aliases, self.nodes + other.nodes
+        )
 
 
-class CostLimitRule(ValidationRule):
+NOTHING = Shape()
+
+
+class Measure:
+    """Shapes of an operation's selection sets, each fragment measured once.
+
+    Cost: each object field counts 1, times the page size of a connection
+    (`first`/`last`, else the default) or the estimate of a plain list, times
+    everything selected below it."""
+
+    def __init__(self, schema, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.measured: dict[str, Shape] = {}
+        self.measuring: set[str] = set()  # cycles are reported by NoFragmentCyclesRule
+
+    def fragment(self, name: str) -> Shape:
+        found = self.measured.get(name)
+        if found is not None:
+            return found
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.measuring:
+            return NOTHING
+        self.measuring.add(name)
+        target = self.schema.get_type(fragment.type_condition.name.value)
+        shape = self.selection_set(fragment.selection_set, target)
+        self.measuring.discard(name)
+        self.measured[name] = shape
+        return shape
+
+    def selection_set(self, selection_set: SelectionSetNode, parent) -> Shape:
+        total = NOTHING
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selection_set(selection.selection_set, target or parent)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def field(self, node: FieldNode, parent) -> Shape:
+        aliases = 1 if node.alias else 0
+        if node.selection_set is None:
+            return Shape(aliases=aliases)
+        name = node.name.value
+        definition = (
+            parent.fields.get(name)
+            if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType))
+            else None
+        )
+        named = get_named_type(definition.type) if definition is not None else None
+        below = self.selection_set(node.selection_set, named)
+        if name.startswith("__"):  # introspection: bounded by the schema itself
+            return Shape(aliases=aliases + below.aliases)
+        if definition is None:
+            multiplier = 0
+        elif named.name.endswith("Connection"):
+            multiplier = _page_size(node)
+        elif parent.name.endswith("Connection") and name == "edges":
+            multiplier = 1  # the connection already counted its page
+        elif _is_list(definition.type):
+            multiplier = PLAIN_LIST_ESTIMATE
+        else:
+            multiplier = 1
+        return Shape(1 + below.depth, aliases + below.aliases, multiplier * (1 + below.nodes))
+
+
+def _fragments(document) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _operations(document) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+class OperationLimitsRule(ValidationRule):
+    """Depth, aliases and cost of every operation of the document."""
+
     def enter_document(self, node, *_args) -> None:
         schema = self.context.schema
-        fragments = {
-            d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        for definition in node.definitions:
-            if not isinstance(definition, OperationDefinitionNode):
-                continue
-            root = schema.get_root_type(definition.operation)
+        measure = Measure(schema, _fragments(node))
+        aliases = 0
+        for operation in _operations(node):
+            root = schema.get_root_type(operation.operation)
             if root is None:
                 continue
-            cost = estimated_nodes(schema, definition.selection_set, root, fragments)
-            if cost > MAX_NODES:
+            shape = measure.selection_set(operation.selection_set, root)
+            aliases += shape.aliases
+            name = operation.name.value if operation.name else "anonymous"
+            if shape.depth > MAX_DEPTH:
+                self.report_error(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}.",
+                        operation,
+                        extensions={"code": "QUERY_TOO_DEEP"},
+                    )
+                )
+            if shape.nodes > MAX_NODES:
+                cost = f"{shape.nodes}" if shape.nodes < 10**12 else "more than 10^12"
                 self.report_error(
                     GraphQLError(
                         f"This operation may return {cost} objects; the limit is {MAX_NODES}. "
                         "Ask for smaller pages or fewer nested lists.",
-                        definition,
+                        operation,
                         extensions={"code": "QUERY_TOO_COSTLY"},
                     )
                 )
-
-
-class OneLoginPerOperationRule(ValidationRule):
-    def enter_operation_definition(self, node: OperationDefinitionNode, *_args) -> None:
-        if node.operation is not OperationType.MUTATION:
-            return
-        logins = [
-            s
-            for s in node.selection_set.selections
-            if isinstance(s, FieldNode) and s.name.value == "login"
-        ]
-        if len(logins) > 1:
+        if aliases > MAX_ALIASES:
             self.report_error(
                 GraphQLError(
-                    "Only one login per request.", logins[1], extensions={"code": "TOO_MANY_LOGINS"}
+                    f"{aliases} aliases found; at most {MAX_ALIASES} are allowed.",
+                    extensions={"code": "TOO_MANY_ALIASES"},
                 )
             )
 
 
-class GuichetRules(AddValidationRules):
-    def __init__(self) -> None:
-        super().__init__([CostLimitRule, OneLoginPerOperationRule])
+def root_login_keys(
+    selection_set: SelectionSetNode,
+    fragments: dict[str, FragmentDefinitionNode],
+    expanded: set[str],
+) -> set[str]:
+    """The response keys (alias or name) of the `login` fields of a root selection set,
+    its inline fragments and fragment spreads expanded (each fragment once: it adds the
+    same keys every time). Fields with one key merge into one execution, so the number
+    of keys is the number of sign-ins the operation would run."""
+    keys: set[str] = set()
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.name.value == "login":
+                keys.add((selection.alias or selection.name).value)
+        elif isinstance(selection, InlineFragmentNode):
+            keys |= root_login_keys(selection.selection_set, fragments, expanded)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is not None and name not in expanded:
+                expanded.add(name)
+                keys |= root_login_keys(fragment.selection_set, fragments, expanded)
+    return keys
+
+
+class OneLoginPerOperationRule(ValidationRule):
+    def enter_document(self, node, *_args) -> None:
+        fragments = _fragments(node)
+        for operation in _operations(node):
+            if operation.operation is not OperationType.MUTATION:
+                continue
+            if len(root_login_keys(operation.selection_set, fragments, set())) > 1:
+                self.report_error(
+                    GraphQLError(
+                        "Only one login per request.",
+                        operation,
+                        extensions={"code": "TOO_MANY_LOGINS"},
+                    )
+                )
+
+
+class GuichetRules(SchemaExtension):
+    """Adds the rules above to validation; the input limits need the request's variables."""
+
+    def on_operation(self):
+        context = self.execution_context
+        context.validation_rules = (
+            *context.validation_rules,
+            OperationLimitsRule,
+            OneLoginPerOperationRule,
+            partial(InputLimitsRule, variables=context.variables),
+        )
+        yield
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -191,10 +279,7 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 EXTENSIONS = [
-    partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-    partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
     partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
     GuichetRules,
-    ReportForbiddenFields,
     MaskUnexpectedErrors,
 ]

@@ -85,7 +85,3 @@ def connection(
         ),
         total_count=total,
     )
-
-
-def empty_connection() -> Connection[Any]:
-    return connection([], 0, key=lambda row: 0, has_next=False, has_previous=False)

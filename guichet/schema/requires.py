@@ -3,19 +3,19 @@
 Declared once per field, as `extensions=[requires(Role.AGENT)]`; the extension both
 prints the directive in the SDL and enforces it. A reader below the role gets null for
 that field and a FORBIDDEN error at its path; the rest of the response is served. That
-only works if the field can be null, so building the schema fails when an object
-type's @requires field is non-null (root fields may be non-null: the error nulls them).
+only works if the field can be null, so building the schema fails when a @requires
+field is non-null, root fields included (a non-null root field that fails nulls the
+whole response).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
-from strawberry.extensions import FieldExtension, SchemaExtension
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+from strawberry.extensions import FieldExtension
 from strawberry.schema_directive import Location
 
 from guichet.models.people import Role as RoleValue
@@ -39,82 +39,51 @@ class Requires(FieldExtension):
     # take it once per field of a query instead of once per row.
     depends_only_on_viewer = True
 
-    def __init__(self, role: RoleValue, when_forbidden: Callable[[], Any] | None = None) -> None:
+    def __init__(self, role: RoleValue) -> None:
         self.role = role
-        self.when_forbidden = when_forbidden
         self.directive = RequiresDirective(role=role)
 
     def apply(self, field: Any) -> None:
         field.directives.append(self.directive)
 
-    def allowed(self, info: strawberry.Info) -> bool:
-        """True when the viewer may read the field; otherwise raises, or records the
-        error and answers False for a field with a `when_forbidden` value."""
+    def check(self, info: strawberry.Info) -> None:
+        """Raises unless the viewer may read the field."""
         viewer = info.context.viewer
         if viewer is None:
             raise Unauthenticated()
-        if viewer.at_least(self.role):
-            return True
-        error = Forbidden(f"Only {self.role.value} and above may read {info.field_name}.")
-        if self.when_forbidden is None:
-            raise error
-        info.context.errors.append(
-            GraphQLError(
-                error.message,
-                nodes=info._raw_info.field_nodes,
-                path=info.path.as_list(),
-                extensions=error.extensions,
-            )
-        )
-        return False
+        if not viewer.at_least(self.role):
+            raise Forbidden(f"Only {self.role.value} and above may read {info.field_name}.")
 
     def resolve(self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any) -> Any:
-        if not self.allowed(info):
-            return self.when_forbidden()
+        self.check(info)
         return next_(source, info, **kwargs)
 
     async def resolve_async(
         self, next_: Any, source: Any, info: strawberry.Info, **kwargs: Any
     ) -> Any:
-        if not self.allowed(info):
-            return self.when_forbidden()
+        self.check(info)
         result = next_(source, info, **kwargs)
         if inspect.isasyncgen(result):
             return result
         return await result if inspect.isawaitable(result) else result
 
 
-def requires(role: RoleValue, when_forbidden: Callable[[], Any] | None = None) -> Requires:
-    return Requires(role, when_forbidden)
-
-
-class ReportForbiddenFields(SchemaExtension):
-    """Adds the FORBIDDEN errors of guarded non-null fields to the response."""
-
-    def on_operation(self):
-        yield
-        context = self.execution_context.context
-        result = self.execution_context.result
-        found = getattr(context, "errors", None)
-        if found and result is not None:
-            result.errors = [*(result.errors or []), *found]
+def requires(role: RoleValue) -> Requires:
+    return Requires(role)
 
 
 def check_requires_nullable(schema: GraphQLSchema) -> None:
-    """Refuse a schema where a non-root field carrying @requires cannot be null."""
-    roots = {
-        t.name for t in (schema.query_type, schema.mutation_type, schema.subscription_type) if t
-    }
+    """Refuse a schema where a field carrying @requires cannot be null."""
     for type_ in schema.type_map.values():
-        if not isinstance(type_, GraphQLObjectType) or type_.name in roots:
+        if not isinstance(type_, GraphQLObjectType):
             continue
         for name, field in type_.fields.items():
             definition = field.extensions.get("strawberry-definition")
             guarded = definition is not None and any(
-                isinstance(e, Requires) and e.when_forbidden is None for e in definition.extensions
+                isinstance(e, Requires) for e in definition.extensions
             )
             if guarded and isinstance(field.type, GraphQLNonNull):
                 raise TypeError(
                     f"{type_.name}.{name} carries @requires but is non-null: a reader below "
-                    "the role would null its parent. Make it nullable."
+                    "the role would null its parent (or the whole response). Make it nullable."
                 )

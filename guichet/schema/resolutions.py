@@ -152,7 +152,7 @@ class ResolutionQuery:
         info: strawberry.Info,
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
-    ) -> SatisfactionStats:
+    ) -> SatisfactionStats | None:
         return await satisfaction.satisfaction_stats(info.context, from_, to)
 
 

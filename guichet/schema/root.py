@@ -23,6 +23,7 @@ from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
 from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
 from guichet.schema.history import HistorySubscription, TicketEvent
+from guichet.schema.limits import describe
 from guichet.schema.notifications import (
     Notification,
     NotificationMutation,
@@ -34,6 +35,7 @@ from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
 from guichet.schema.requires import check_requires_nullable
 from guichet.schema.resolutions import Article, ResolutionMutation, ResolutionQuery
+from guichet.schema.scalars import SCALAR_OVERRIDES
 from guichet.schema.tickets import Ticket, TicketMutation, TicketQuery
 from guichet.schema.time_tracking import TimeEntry, TimeTrackingMutation, TimeTrackingQuery
 
@@ -131,6 +133,8 @@ def build_schema(debug: bool = False) -> strawberry.Schema:
         types=EXTRA_TYPES,
         extensions=EXTENSIONS,
         config=StrawberryConfig(disable_field_suggestions=not debug),
+        scalar_overrides=SCALAR_OVERRIDES,
     )
     check_requires_nullable(schema._schema)
+    describe(schema._schema)
     return schema

@@ -178,7 +178,7 @@ class TimeTrackingQuery:
         from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
         to: datetime | None = None,
         billable: bool | None = None,
-    ) -> list[TimeBucket]:
+    ) -> list[TimeBucket] | None:
         return await time_billing.time_stats(
             info.context, [d.value for d in group_by], from_, to, billable
         )

@@ -295,7 +295,7 @@ async def test_statistics_count_as_the_orm_counts(gql, agent, end_user, colleagu
 @pytest.mark.parametrize("role", ["END_USER", "LIGHT_AGENT"])
 async def test_customers_and_light_agents_get_no_statistics(gql, everyone, role):
     result = await gql(STATS, {}, as_=everyone[role])
-    assert result["data"] is None
+    assert result["data"] == {"satisfactionStats": None}
     assert error_codes(result) == ["FORBIDDEN"]
 
 

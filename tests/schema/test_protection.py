@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+from guichet.models.auth import LoginThrottle
 from guichet.resolvers import people
 from guichet.schema import protection
 from guichet.schema.relay import MAX_PAGE_SIZE
@@ -91,3 +94,74 @@ async def test_unexpected_errors_are_masked_but_validation_messages_are_not(
         assert leak not in response.text
     invalid = await gql("{ me { nope } }", as_=agent)
     assert invalid["errors"][0]["message"] == "Cannot query field 'nope' on type 'User'."
+
+
+# ---------------------------------------------------------------- one sign-in per request
+
+
+def _login(alias: str, email: str) -> str:
+    return f'{alias}: login(input: {{email: "{email}", password: "guess {alias}"}}) {{ token }}'
+
+
+async def _refused_without_a_guess(gql, agent, document: str) -> None:
+    result = await gql(document)
+    assert "data" not in result
+    assert error_codes(result) == ["TOO_MANY_LOGINS"]
+    assert not await LoginThrottle.filter(email=agent.email).exists()
+
+
+async def test_logins_batched_in_an_inline_fragment_are_refused(gql, agent):
+    logins = f"{_login('a', agent.email)} {_login('b', agent.email)}"
+    await _refused_without_a_guess(gql, agent, f"mutation {{ ... on Mutation {{ {logins} }} }}")
+    await _refused_without_a_guess(gql, agent, f"mutation {{ ... {{ {logins} }} }}")
+
+
+async def test_logins_spread_over_named_fragments_are_refused(gql, agent):
+    document = f"""mutation {{ {_login("a", agent.email)} ...more }}
+      fragment more on Mutation {{ ...evenMore }}
+      fragment evenMore on Mutation {{ ... on Mutation {{ {_login("b", agent.email)} }} }}"""
+    await _refused_without_a_guess(gql, agent, document)
+
+
+async def test_one_login_spread_twice_is_one_sign_in(gql, agent):
+    # Fields with one response key merge into one execution: a single password check.
+    document = f"""mutation {{ ...signIn ...signIn ... on Mutation {{ ...signIn }} }}
+      fragment signIn on Mutation {{ {_login("a", agent.email)} }}"""
+    result = await gql(document)
+    assert result == {"data": {"a": {"token": None}}}
+    assert (await LoginThrottle.get(email=agent.email)).attempts == 1
+
+
+async def test_fragments_that_spread_each_other_in_a_cycle_are_refused_not_followed(gql, agent):
+    document = f"""mutation {{ ...a }}
+      fragment a on Mutation {{ {_login("x", agent.email)} ...b }}
+      fragment b on Mutation {{ {_login("y", agent.email)} ...a }}"""
+    result = await gql(document)
+    assert "data" not in result
+    assert "TOO_MANY_LOGINS" in error_codes(result)
+
+
+# ---------------------------------------------------------------- fragments measured once
+
+
+def _diamond(levels: int, leaf: str) -> str:
+    """Fragments spreading the next one twice: 2**levels leaves once expanded."""
+    fragments = [f"fragment f{i} on Query {{ ...f{i + 1} ...f{i + 1} }}" for i in range(levels)]
+    return "\n".join(["query { ...f0 }", *fragments, f"fragment f{levels} on Query {{ {leaf} }}"])
+
+
+async def test_fragments_spread_twice_over_are_measured_in_linear_time(gql, agent):
+    started = time.perf_counter()
+    costly = await gql(_diamond(60, "me { id }"), as_=agent)
+    cheap = await gql(_diamond(60, "__typename"), as_=agent)
+    assert time.perf_counter() - started < 2
+    assert error_codes(costly) == ["QUERY_TOO_COSTLY"]
+    assert cheap == {"data": {"__typename": "Query"}}
+
+
+async def test_aliases_are_counted_through_fragments(gql, agent):
+    aliases = " ".join(f"a{i}: __typename" for i in range(protection.MAX_ALIASES // 2 + 1))
+    document = f"{{ ...f ...f }} fragment f on Query {{ {aliases} }}"
+    result = await gql(document, as_=agent)
+    assert "data" not in result
+    assert error_codes(result) == ["TOO_MANY_ALIASES"]

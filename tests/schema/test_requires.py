@@ -14,14 +14,14 @@ from tests.conftest import error_codes
 def test_the_schema_prints_the_directive_and_each_rule():
     sdl = build_schema().as_str()
     assert "directive @requires(role: Role!) on FIELD_DEFINITION" in sdl
-    assert "groups: [Group!]! @requires(role: LIGHT_AGENT)" in sdl
+    assert "groups: [Group!] @requires(role: LIGHT_AGENT)" in sdl
     assert "tags: [String!] @requires(role: LIGHT_AGENT)" in sdl
     assert (
-        "members(first: Int = null, after: String = null): UserConnection! @requires(role: AGENT)"
+        "members(first: Int = null, after: String = null): UserConnection @requires(role: AGENT)"
         in sdl
     )
     assert (
-        "createOrganization(input: CreateOrganizationInput!): OrganizationPayload! @requires(role: ADMIN)"
+        "createOrganization(input: CreateOrganizationInput!): OrganizationPayload @requires(role: ADMIN)"
         in sdl
     )
 
@@ -36,9 +36,20 @@ class SecretQuery:
     secret: Secret
 
 
+@strawberry.type
+class GuardedRootQuery:
+    secret: str = strawberry.field(extensions=[requires(Role.AGENT)])
+
+
 def test_a_guarded_field_that_cannot_be_null_fails_the_schema_build():
     with pytest.raises(TypeError, match=r"Secret.value carries @requires but is non-null"):
         check_requires_nullable(strawberry.Schema(query=SecretQuery)._schema)
+
+
+def test_a_guarded_root_field_that_cannot_be_null_fails_the_schema_build_too():
+    # A non-null root field that fails nulls the whole response, siblings included.
+    with pytest.raises(TypeError, match=r"Query.secret carries @requires but is non-null"):
+        check_requires_nullable(strawberry.Schema(query=GuardedRootQuery)._schema)
 
 
 GROUPS = "{ me { name groups { name } } }"
@@ -59,13 +70,9 @@ async def test_a_guarded_nullable_field_answers_null_and_forbidden_and_the_rest(
     assert result["errors"][0]["path"] == ["tickets", "edges", 0, "node", "tags"]
 
 
-async def test_a_guarded_list_the_contract_makes_non_null_answers_empty_and_forbidden(
-    gql, end_user
-):
-    # User.groups is [Group!]! in the public contract: an empty list, not a null that
-    # would wipe out `me`, and the same FORBIDDEN error at the field's path.
+async def test_a_guarded_list_answers_null_and_forbidden_and_the_rest(gql, end_user):
     result = await gql(GROUPS, as_=end_user)
-    assert result["data"]["me"] == {"name": end_user.row.name, "groups": []}
+    assert result["data"]["me"] == {"name": end_user.row.name, "groups": None}
     assert error_codes(result) == ["FORBIDDEN"]
     assert result["errors"][0]["path"] == ["me", "groups"]
 
