@@ -58,6 +58,11 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         broadcast_url=broadcast_url(),
         secret_key=TEST_SECRET,
         storage_dir=tmp / "storage",
+        # The suite is thousands of requests from one address that compare whole answers:
+        # no sign-in limit, no cost budget (so no extensions.cost) here. The limits are
+        # tested on apps of their own (tests/server/test_rate_limits.py).
+        sign_in_rate_per_minute=0,
+        cost_budget=0,
     )
 
 

@@ -2,7 +2,9 @@
 
 - depth at most MAX_DEPTH, aliases at most MAX_ALIASES, tokens at most MAX_TOKENS;
 - static cost: the number of objects an operation may return, estimated from the
-  page sizes it asks for, at most MAX_NODES (see `Measure`);
+  page sizes it asks for, at most the `max_query_cost` setting (see `Measure`; the same
+  estimate is what an operation takes from its viewer's cost budget, see
+  server/rate_limits.py);
 - one `login` per operation, counted through fragments and aliases, so a request
   cannot batch password guesses;
 - input lists and JSON values within their limits (see `guichet.schema.limits`);
@@ -18,10 +20,12 @@ which is what strawberry's own depth and alias limiters do.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -30,6 +34,7 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
@@ -37,18 +42,21 @@ from graphql import (
     SelectionSetNode,
     ValidationRule,
     get_named_type,
+    parse,
 )
 from strawberry.extensions import MaskErrors, MaxTokensLimiter, SchemaExtension
 
 from guichet.schema.limits import InputLimitsRule
 from guichet.schema.relay import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from guichet.server.settings import DEFAULT_MAX_QUERY_COST
 
 log = logging.getLogger("guichet.errors")
 
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 5000
-MAX_NODES = 10_000
+# The default of the `max_query_cost` setting (GUICHET_MAX_QUERY_COST), which rules.
+MAX_NODES = DEFAULT_MAX_QUERY_COST
 # Lists that are not connections (a user's organizations) are counted as this long.
 PLAIN_LIST_ESTIMATE = 10
 
@@ -163,6 +171,10 @@ def _operations(document) -> list[OperationDefinitionNode]:
 class OperationLimitsRule(ValidationRule):
     """Depth, aliases and cost of every operation of the document."""
 
+    def __init__(self, context, max_nodes: int = MAX_NODES) -> None:
+        super().__init__(context)
+        self.max_nodes = max_nodes
+
     def enter_document(self, node, *_args) -> None:
         schema = self.context.schema
         measure = Measure(schema, _fragments(node))
@@ -182,12 +194,12 @@ class OperationLimitsRule(ValidationRule):
                         extensions={"code": "QUERY_TOO_DEEP"},
                     )
                 )
-            if shape.nodes > MAX_NODES:
+            if shape.nodes > self.max_nodes:
                 cost = f"{shape.nodes}" if shape.nodes < 10**12 else "more than 10^12"
                 self.report_error(
                     GraphQLError(
-                        f"This operation may return {cost} objects; the limit is {MAX_NODES}. "
-                        "Ask for smaller pages or fewer nested lists.",
+                        f"This operation may return {cost} objects; the limit is "
+                        f"{self.max_nodes}. Ask for smaller pages or fewer nested lists.",
                         operation,
                         extensions={"code": "QUERY_TOO_COSTLY"},
                     )
@@ -249,11 +261,71 @@ class GuichetRules(SchemaExtension):
         context = self.execution_context
         context.validation_rules = (
             *context.validation_rules,
-            OperationLimitsRule,
+            # The maximum cost is a setting, read from the operation's context.
+            partial(
+                OperationLimitsRule,
+                max_nodes=getattr(
+                    getattr(context.context, "settings", None), "max_query_cost", MAX_NODES
+                ),
+            ),
             OneLoginPerOperationRule,
             partial(InputLimitsRule, variables=context.variables),
         )
         yield
+
+
+# ---------------------------------------------------------------- one operation, for the limits
+
+# Parsed documents kept, and the longest text kept: longer ones are parsed every time, so
+# the cache holds a few megabytes at most.
+DOCUMENT_CACHE_SIZE = 256
+MAX_CACHED_DOCUMENT_CHARS = 16 * 1024
+# Costs above this are reported as this (the estimate of a hostile document can be huge).
+COST_CEILING = 10**12
+
+
+@lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
+def _parse_kept(text: str) -> DocumentNode:
+    return parse(text, max_tokens=MAX_TOKENS)
+
+
+def parsed_document(text: str) -> DocumentNode:
+    """The document of a text, parsed once while it stays in a small LRU. Raises GraphQLError
+    (not kept) on a syntax error or more than MAX_TOKENS tokens, as strawberry's parse would."""
+    if len(text) > MAX_CACHED_DOCUMENT_CHARS:
+        return parse(text, max_tokens=MAX_TOKENS)
+    return _parse_kept(text)
+
+
+class CachedParse(SchemaExtension):
+    """strawberry's parse step takes the document from `parsed_document`, so a request the
+    HTTP layer already parsed (to cost it) is not parsed twice. A text that does not parse
+    is left to strawberry, which reports the error as usual."""
+
+    def on_parse(self):
+        execution_context = self.execution_context
+        if execution_context.graphql_document is None and execution_context.query:
+            with suppress(GraphQLError):
+                execution_context.graphql_document = parsed_document(execution_context.query)
+        yield
+
+
+def operation_cost(
+    schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode
+) -> int:
+    """The static cost of one operation of a parsed document (at most COST_CEILING)."""
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    nodes = Measure(schema, _fragments(document)).selection_set(operation.selection_set, root)
+    return min(nodes.nodes, COST_CEILING)
+
+
+def signs_in(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
+    """Whether the operation runs `login`."""
+    if operation.operation is not OperationType.MUTATION:
+        return False
+    return bool(root_login_keys(operation.selection_set, _fragments(document), set()))
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -279,6 +351,7 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 EXTENSIONS = [
+    CachedParse,
     partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
     GuichetRules,
     MaskUnexpectedErrors,

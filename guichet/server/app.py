@@ -19,6 +19,7 @@ from guichet.server.graphiql import ASSETS_PATH, GraphiQLAssets
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
 from guichet.server.live_sessions import LiveSessions
+from guichet.server.rate_limits import RateLimits
 from guichet.server.settings import Settings
 from guichet.server.websocket import GraphQLWebSocket
 from guichet.server.worker import Worker
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
                 await worker.stop()
             await app.state.live_sessions.stop()
             await app.state.bus.disconnect()
+            await app.state.rate_limits.close()
             await close_database()
 
     app = Starlette(
@@ -77,6 +79,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     app.state.schema = build_schema(settings.debug)
     app.state.bus = Bus(settings.broadcast_url, settings.topic_prefix)
     app.state.live_sessions = LiveSessions(app.state.bus)
+    # Sign-in and cost limits, in Redis when the pub/sub is (connects on first use).
+    app.state.rate_limits = RateLimits(settings)
     websocket = GraphQLWebSocket(app.state)
     app.router.routes.append(WebSocketRoute("/graphql", websocket))
     return app

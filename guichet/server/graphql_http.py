@@ -4,7 +4,12 @@ POST with a JSON body, or GET with URL parameters for queries only. The response
 `application/graphql-response+json` when the client accepts it (request errors then
 answer 400), else `application/json` (request errors answer 200, as the spec asks of
 that media type). Bodies over MAX_BODY_BYTES, bodies that are not JSON objects and
-unknown content types get a 4xx with a JSON error, never a 500.
+unknown content types get a 4xx with a JSON error, never a 500. A document with several
+operations and no operationName answers 400 under both media types, and runs nothing.
+
+Before anything runs, the rate limits (rate_limits.py) take the operation's cost from its
+viewer's budget and count sign-ins: a throttled request answers 429 with Retry-After and a
+THROTTLED error; every answer to a charged operation carries `extensions.cost`.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from guichet.models.db import is_unreachable
+from guichet.schema.faults import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 from guichet.server.auth import context_for
 from guichet.server.graphiql import graphiql_page
+from guichet.server.rate_limits import Admission, plan_operation
 
 log = logging.getLogger("guichet.http")
 
@@ -33,11 +41,33 @@ QUERY_AND_MUTATION = (OperationType.QUERY, OperationType.MUTATION)
 
 
 class RequestProblem(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.code = code
+
+
+def _unavailable() -> RequestProblem:
+    return RequestProblem(
+        503,
+        "The database cannot be reached right now. Try again in a few seconds.",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        SERVICE_UNAVAILABLE,
+    )
+
+
+def _unavailable_only(errors: list[GraphQLError] | None) -> bool:
+    return bool(errors) and all(
+        (e.extensions or {}).get("code") == SERVICE_UNAVAILABLE for e in errors or ()
+    )
 
 
 def _json(
@@ -164,6 +194,36 @@ def _formatted(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     return [error.formatted for error in errors]
 
 
+async def _admit(
+    request: Request, context: Any, query: str, operation_name: str | None, allowed: tuple
+) -> Admission | None:
+    """The rate limits' word on the operation, before anything runs (see rate_limits);
+    None for what strawberry refuses anyway (a text that does not parse, an operation the
+    document lacks or this method does not allow)."""
+    limits = request.app.state.rate_limits
+    peer = request.client.host if request.client else None
+    forwarded = ",".join(request.headers.getlist("x-forwarded-for")) or None
+    context.client_ip = limits.client_ip(peer, forwarded)
+    try:
+        plan = plan_operation(request.app.state.schema._schema, query, operation_name)
+    except GraphQLError:
+        return None
+    if plan.ambiguous:
+        raise RequestProblem(
+            400,
+            "The document has several operations: name the one to run in operationName.",
+        )
+    if plan.kind is None or plan.kind.value not in {kind.value for kind in allowed}:
+        return None
+    return await limits.admit(context, plan)
+
+
+def _with_cost(body: dict[str, Any], cost: dict | None) -> dict[str, Any]:
+    if cost is not None:
+        body["extensions"] = {"cost": cost}
+    return body
+
+
 async def graphql_http(request: Request) -> Response:
     app = request.app
     if _wants_ide(request):
@@ -182,7 +242,22 @@ async def graphql_http(request: Request) -> Response:
             params = _params_from_url(request)
             allowed = QUERY_ONLY
         query, operation_name, variables, extensions = _check(params)
-        context = await context_for(app.state, request.headers.get("authorization"))
+        try:
+            context = await context_for(app.state, request.headers.get("authorization"))
+        except Exception as error:
+            if not is_unreachable(error):
+                raise
+            log.warning("signing in a request failed: the database is unreachable")
+            raise _unavailable() from None
+        admission = await _admit(request, context, query, operation_name, allowed)
+        if admission is not None and admission.refusal:
+            # Throttled: nothing runs (HTTP 429, Retry-After, THROTTLED).
+            return _json(
+                429,
+                app.state.rate_limits.throttled(admission),
+                media_type,
+                {"Retry-After": str(admission.retry_after)},
+            )
         try:
             result = await app.state.schema.execute(
                 query,
@@ -206,16 +281,29 @@ async def graphql_http(request: Request) -> Response:
             # error (strawberry raises it before validation instead of returning it).
             result = PreExecutionError(data=None, errors=[GraphQLError(_no_operation(error))])
     except RequestProblem as problem:
+        error: dict[str, Any] = {"message": problem.message}
+        if problem.code:
+            error["extensions"] = {"code": problem.code, "retryable": True}
         return _json(
-            problem.status,
-            {"errors": [{"message": problem.message}]},
-            media_type or APPLICATION_JSON,
-            problem.headers,
+            problem.status, {"errors": [error]}, media_type or APPLICATION_JSON, problem.headers
         )
-    if _is_request_error(result):
+    executed = not _is_request_error(result)
+    cost = None
+    if admission is not None:
+        # Give back what the operation did not use; `extensions.cost` says how much was.
+        cost = await app.state.rate_limits.settle(admission, result.data, executed)
+    if not executed:
         status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
-        return _json(status, {"errors": _formatted(result.errors)}, media_type)
+        return _json(status, _with_cost({"errors": _formatted(result.errors)}, cost), media_type)
+    if result.data is None and _unavailable_only(result.errors):
+        # Nothing could be served because the database is away: say so at the HTTP level,
+        # so load balancers and clients back off.
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return _json(
+            503, _with_cost({"errors": _formatted(result.errors)}, cost), media_type, headers
+        )
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = _formatted(result.errors)
+    _with_cost(body, cost)
     return _json(200, body, media_type, context.response_headers or None)

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,14 @@ log = logging.getLogger("guichet.settings")
 
 DEFAULT_DATABASE_URL = "sqlite://guichet.sqlite3"
 DEFAULT_BROADCAST_URL = "memory://"
+# The most objects one operation may ask for (protection.estimated_nodes), and the query-cost
+# budget of each viewer: the 50-ticket dashboard list with 5 comments each asks for 1,250
+# points, so a full bucket runs 16 of them at once, and 500 points a second pay for one every
+# 2.5 seconds for as long as it lasts (every 2 once the objects not returned are refunded).
+DEFAULT_MAX_QUERY_COST = 10_000
+DEFAULT_COST_BUDGET = 20_000
+DEFAULT_COST_RESTORE_RATE = 500
+DEFAULT_SIGN_IN_RATE_PER_MINUTE = 30
 
 
 class SettingsError(Exception):
@@ -44,6 +53,13 @@ class Settings:
     sms_sender: str | None = None
     # Prepended to every pub/sub channel: deployments sharing one Redis do not hear each other.
     topic_prefix: str = ""
+    # Rate limits (server/rate_limits.py); 0 turns the sign-in limit or the cost budget off.
+    sign_in_rate_per_minute: int = DEFAULT_SIGN_IN_RATE_PER_MINUTE
+    cost_budget: int = DEFAULT_COST_BUDGET
+    cost_restore_rate: int = DEFAULT_COST_RESTORE_RATE
+    max_query_cost: int = DEFAULT_MAX_QUERY_COST
+    # Networks (CIDR) of the proxies whose X-Forwarded-For is believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,6 +96,20 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
     if not 1 <= value <= maximum:
         raise SettingsError(f"{name} must be between 1 and {maximum}, got {value}")
+    return value
+
+
+def _limit(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    """A whole number from 0 (the limit is off) to maximum."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not 0 <= value <= maximum:
+        raise SettingsError(f"{name} must be between 0 (off) and {maximum}, got {value}")
     return value
 
 
@@ -232,12 +262,41 @@ def _topic_prefix(env: Mapping[str, str]) -> str:
     return value
 
 
+def _cost_budget(env: Mapping[str, str], max_query_cost: int) -> int:
+    budget = _limit(env, "GUICHET_COST_BUDGET", DEFAULT_COST_BUDGET, 100_000_000)
+    if 0 < budget < max_query_cost:
+        raise SettingsError(
+            f"GUICHET_COST_BUDGET must be 0 (off) or at least GUICHET_MAX_QUERY_COST "
+            f"({max_query_cost}), or the costliest allowed query could never run; got {budget}"
+        )
+    return budget
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("GUICHET_TRUSTED_PROXIES") or ""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(str(ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"GUICHET_TRUSTED_PROXIES has {part!r}, which is not an address or a network "
+                "like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
     env = os.environ if env is None else env
     database_url = _database_url(env)
     probe = Settings(database_url=database_url)
     storage = Path(env.get("GUICHET_STORAGE_DIR") or "guichet-storage")
+    max_query_cost = _positive_int(
+        env, "GUICHET_MAX_QUERY_COST", DEFAULT_MAX_QUERY_COST, 100_000_000
+    )
     settings = Settings(
         database_url=database_url,
         broadcast_url=_broadcast_url(env),
@@ -256,6 +315,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sms_sender=_sms_sender(env),
         mail_from=_mail_from(env),
         topic_prefix=_topic_prefix(env),
+        sign_in_rate_per_minute=_limit(
+            env, "GUICHET_SIGN_IN_RATE_PER_MINUTE", DEFAULT_SIGN_IN_RATE_PER_MINUTE, 1_000_000
+        ),
+        cost_budget=_cost_budget(env, max_query_cost),
+        cost_restore_rate=_positive_int(
+            env, "GUICHET_COST_RESTORE_RATE", DEFAULT_COST_RESTORE_RATE, 100_000_000
+        ),
+        max_query_cost=max_query_cost,
+        trusted_proxies=_trusted_proxies(env),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

@@ -278,3 +278,90 @@ def test_the_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("GUICHET_TOKEN_TTL_DAYS", "never")
     with pytest.raises(SettingsError, match="GUICHET_TOKEN_TTL_DAYS"):
         load_settings()
+
+
+# ---------------------------------------------------------------- rate limits
+
+
+def test_rate_limit_defaults() -> None:
+    settings = load_settings({"GUICHET_SECRET_KEY": KEY})
+    assert settings.sign_in_rate_per_minute == 30
+    assert settings.cost_budget == 20_000
+    assert settings.cost_restore_rate == 500
+    assert settings.max_query_cost == 10_000
+    assert settings.trusted_proxies == ()
+    # The dataclass has the same defaults as the environment.
+    fresh = Settings()
+    assert (fresh.sign_in_rate_per_minute, fresh.cost_budget, fresh.cost_restore_rate) == (
+        30,
+        20_000,
+        500,
+    )
+    assert fresh.max_query_cost == 10_000
+
+
+def test_rate_limits_are_read() -> None:
+    settings = load_settings(
+        {
+            "GUICHET_SECRET_KEY": KEY,
+            "GUICHET_SIGN_IN_RATE_PER_MINUTE": "10",
+            "GUICHET_COST_BUDGET": "5000",
+            "GUICHET_COST_RESTORE_RATE": "50",
+            "GUICHET_MAX_QUERY_COST": "2000",
+            "GUICHET_TRUSTED_PROXIES": " 10.0.0.0/8, 192.168.1.7 ,fd00::/8,",
+        }
+    )
+    assert settings.sign_in_rate_per_minute == 10
+    assert settings.cost_budget == 5000
+    assert settings.cost_restore_rate == 50
+    assert settings.max_query_cost == 2000
+    assert settings.trusted_proxies == ("10.0.0.0/8", "192.168.1.7/32", "fd00::/8")
+
+
+def test_zero_turns_the_sign_in_limit_and_the_budget_off() -> None:
+    settings = load_settings(
+        {
+            "GUICHET_SECRET_KEY": KEY,
+            "GUICHET_SIGN_IN_RATE_PER_MINUTE": "0",
+            "GUICHET_COST_BUDGET": "0",
+        }
+    )
+    assert settings.sign_in_rate_per_minute == 0
+    assert settings.cost_budget == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "detail"),
+    [
+        ({"GUICHET_SIGN_IN_RATE_PER_MINUTE": "-1"}, "GUICHET_SIGN_IN_RATE_PER_MINUTE", "0 (off)"),
+        ({"GUICHET_SIGN_IN_RATE_PER_MINUTE": "many"}, "GUICHET_SIGN_IN_RATE_PER_MINUTE", "many"),
+        ({"GUICHET_COST_BUDGET": "1.5"}, "GUICHET_COST_BUDGET", "1.5"),
+        ({"GUICHET_COST_BUDGET": "5000"}, "GUICHET_COST_BUDGET", "GUICHET_MAX_QUERY_COST"),
+        ({"GUICHET_COST_RESTORE_RATE": "0"}, "GUICHET_COST_RESTORE_RATE", "between 1"),
+        ({"GUICHET_MAX_QUERY_COST": "0"}, "GUICHET_MAX_QUERY_COST", "between 1"),
+        (
+            {"GUICHET_MAX_QUERY_COST": "30000"},
+            "GUICHET_COST_BUDGET",
+            "GUICHET_MAX_QUERY_COST (30000)",
+        ),
+        (
+            {"GUICHET_TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+            "GUICHET_TRUSTED_PROXIES",
+            "proxy.internal",
+        ),
+        ({"GUICHET_TRUSTED_PROXIES": "10.0.0.0/33"}, "GUICHET_TRUSTED_PROXIES", "10.0.0.0/33"),
+    ],
+)
+def test_a_bad_rate_limit_is_refused_in_one_line(
+    env: dict[str, str], variable: str, detail: str
+) -> None:
+    message = refused(env)
+    assert message.startswith(variable), message
+    assert detail in message
+
+
+def test_a_budget_may_equal_the_largest_query() -> None:
+    settings = load_settings(
+        {"GUICHET_SECRET_KEY": KEY, "GUICHET_COST_BUDGET": "300", "GUICHET_MAX_QUERY_COST": "300"}
+    )
+    assert settings.cost_budget == settings.max_query_cost == 300
