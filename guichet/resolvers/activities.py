@@ -266,9 +266,9 @@ def _check_reminder(
         raise _refuse(ActivityErrorCode.OWNER_HAS_NO_PHONE, "reminderChannels")
 
 
-def _tell_owner(changes: Changes, viewer: Viewer, activity: Activity, number: int) -> None:
+async def _tell_owner(changes: Changes, viewer: Viewer, activity: Activity, number: int) -> None:
     if activity.owner_id != viewer.id:
-        changes.notify(
+        await changes.notify(
             activity.owner_id, "ACTIVITY_ASSIGNED",
             f"{viewer.name} gave you a {activity.kind.lower()} on ticket #{number}: {activity.subject}",
             activity.ticket_id, activity_pk=activity.id,
@@ -305,7 +305,7 @@ async def add_activity(context: Context, request: Any) -> ActivityRow:
                                 "kind": activity.kind.value, "subject": subject,
                                 "owner": ids.encode("User", owner.id)},
         )  # fmt: skip
-        _tell_owner(changes, viewer, activity, ticket.number)
+        await _tell_owner(changes, viewer, activity, ticket.number)
     await changes.publish(context)
     return row_of(activity)
 
@@ -368,6 +368,6 @@ async def update_activity(context: Context, request: Any) -> ActivityRow:
             activity.completed_at = None
         await activity.save()
         if owner.id != previous_owner:
-            _tell_owner(changes, viewer, activity, ticket.number)
+            await _tell_owner(changes, viewer, activity, ticket.number)
     await changes.publish(context)
     return row_of(activity)

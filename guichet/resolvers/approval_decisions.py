@@ -135,7 +135,7 @@ async def request_approval(
                 f"Review it: {_link(context, request.id)}\n",
             )
             _tell_approver(changes, approver.id, request.id)
-            changes.notify(
+            await changes.notify(
                 approver.id,
                 "APPROVAL_REQUESTED",
                 f"{viewer.name} asks for your approval: {request.subject} (ticket #{ticket.number})",
@@ -224,7 +224,7 @@ async def respond(
             + (f"\n\n{comment}" if comment else "")
             + f"\n\n{_link(context, request.id)}\n",
         )
-        changes.notify(
+        await changes.notify(
             creator.id, "APPROVAL_DECIDED" if decision else "APPROVAL_COMMENTED",
             f"{viewer.name} {what} \u201c{request.subject}\u201d (ticket #{ticket.number})",
             ticket.id, approval_request_pk=request.id,

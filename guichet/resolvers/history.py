@@ -9,8 +9,7 @@ Notifications go the same way: a stored row (resolvers/notifications.py), its id
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Generator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,6 @@ from guichet.subscriptions import topics
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
-
-log = logging.getLogger("guichet.history")
 
 
 @dataclass(slots=True)
@@ -81,7 +78,6 @@ class Changes:
 
     events: list[TicketEvent] = field(default_factory=list)
     # Told, not written yet; then written: (user pk, notification id), published after commit.
-    notifications: list[NewNotification] = field(default_factory=list)
     stored: list[tuple[int, int]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -114,28 +110,19 @@ class Changes:
         self.events.append(event)
         return event
 
-    def notify(
+    async def notify(
         self,
         user_pk: int,
         kind: str,
         message: str,
         ticket_pk: int | None = None,
         **about: int | None,
-    ) -> Awaitable[None]:
-        """Tell a user: a stored notification, its id published after commit; `about` names
-        approval_request_pk or activity_pk.
-
-        `await changes.notify(...)` inside the rule's transaction writes the row with the
-        change, so a crash loses nothing and a reconnecting client replays it. Not awaited,
-        the row waits here and `publish` writes it just after the commit."""
-        self.notifications.append(NewNotification(user_pk, kind, message, ticket_pk, **about))
-        return _Written(self)
-
-    async def write_notifications(self) -> None:
-        """Write the notifications told so far (in the caller's transaction, if any)."""
-        while self.notifications:
-            told = self.notifications.pop(0)
-            self.stored.append((told.user_pk, await notifications.store(told)))
+    ) -> None:
+        """Tell a user: the notification is stored now, in the rule's transaction (so a
+        crash loses nothing and a reconnecting client replays it), and its id is published
+        after the commit. `about` names approval_request_pk or activity_pk."""
+        told = NewNotification(user_pk, kind, message, ticket_pk, **about)
+        self.stored.append((user_pk, await notifications.store(told)))
 
     def send(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish any other live message after commit."""
@@ -143,11 +130,6 @@ class Changes:
 
     async def publish(self, context: Context) -> None:
         """Call after the transaction committed."""
-        if self.notifications:  # told without being awaited in the transaction
-            try:
-                await self.write_notifications()
-            except Exception:  # the change is committed: its caller must not see a failure
-                log.exception("notifications told after their transaction were not stored")
         if context.bus is None:
             return
         for event in self.events:
@@ -159,18 +141,6 @@ class Changes:
             await context.bus.publish(topic, payload)
         for user_pk, pk in self.stored:
             await context.bus.publish(topics.user_notifications(user_pk), {"notification": pk})
-
-
-class _Written:
-    """What `Changes.notify` returns: awaiting it writes the notifications told so far."""
-
-    __slots__ = ("_changes",)
-
-    def __init__(self, changes: Changes) -> None:
-        self._changes = changes
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self._changes.write_notifications().__await__()
 
 
 async def events_page(

@@ -151,7 +151,7 @@ async def opened(
         )  # fmt: skip
     await record_values(changes, ticket.id, values, viewer, via)
     if ticket.assignee_id and ticket.assignee_id != viewer.id:
-        changes.notify(
+        await changes.notify(
             ticket.assignee_id,
             "TICKET_ASSIGNED",
             f"Ticket #{ticket.number} is assigned to you: {ticket.subject}",

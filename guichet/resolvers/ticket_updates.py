@@ -258,7 +258,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             and ticket.assignee_id != previous_assignee
             and ticket.assignee_id != viewer.id
         ):
-            changes.notify(
+            await changes.notify(
                 ticket.assignee_id,
                 "TICKET_ASSIGNED",
                 f"Ticket #{ticket.number} is assigned to you: {ticket.subject}",

@@ -214,17 +214,6 @@ async def test_a_notification_is_written_with_its_change_or_not_at_all(agent):
     assert await Notification.filter(user_id=agent.row.pk).count() == 1
 
 
-async def test_a_notification_told_without_await_is_stored_once_its_change_committed(agent):
-    changes = Changes()
-    async with in_transaction():
-        changes.notify(agent.row.pk, "LATE", "told late")
-    assert await Notification.filter(user_id=agent.row.pk).count() == 0
-    await changes.publish(Context(None, None, None))  # type: ignore[arg-type]
-    assert await Notification.filter(user_id=agent.row.pk).values_list("kind", flat=True) == [
-        "LATE"
-    ]
-
-
 # ---------------------------------------------------------------- cost
 
 
