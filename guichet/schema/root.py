@@ -22,6 +22,7 @@ from guichet.schema.attachments import Attachment
 from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
 from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
+from guichet.schema.faults import TranslateFaults, retry_conflicting_mutations
 from guichet.schema.history import HistorySubscription, TicketEvent
 from guichet.schema.limits import describe
 from guichet.schema.notifications import (
@@ -131,10 +132,11 @@ def build_schema(debug: bool = False) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS),
         types=EXTRA_TYPES,
-        extensions=EXTENSIONS,
+        extensions=[*EXTENSIONS, TranslateFaults],
         config=StrawberryConfig(disable_field_suggestions=not debug),
         scalar_overrides=SCALAR_OVERRIDES,
     )
     check_requires_nullable(schema._schema)
+    retry_conflicting_mutations(schema._schema)
     describe(schema._schema)
     return schema
