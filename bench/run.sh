@@ -15,6 +15,8 @@ CONNECTIONS=${3:-16}
 export GUICHET_DATABASE_URL=$URL
 export GUICHET_SECRET_KEY=${GUICHET_SECRET_KEY:-bench-secret-key-0123456789-abcdefghijklmnop}
 export GUICHET_BROADCAST_URL=memory://
+# One token hammers the server: the per-viewer cost budget would throttle it within a second.
+export GUICHET_COST_BUDGET=0
 WORK=$(mktemp -d)
 SERVER=""
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$WORK"' EXIT

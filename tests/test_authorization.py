@@ -69,6 +69,10 @@ CASES: dict[str, Case] = {
         ADMINS,
     ),
     "Subscription.notifications": Case("subscription { notifications { kind } }", EVERYONE),
+    "Query.notifications": Case("{ notifications { totalCount unreadCount } }", EVERYONE),
+    "Mutation.markNotificationsRead": Case(
+        "mutation { markNotificationsRead(input: {}) { unreadCount errors { code } } }", EVERYONE
+    ),
     "Query.tickets": Case("{ tickets { totalCount } }", EVERYONE),
     "Query.ticketStats": Case("{ ticketStats(groupBy: [STATUS]) { count } }", AGENTS),
     "Query.ticket": Case("{ ticket(number: 1) { id } }", EVERYONE),

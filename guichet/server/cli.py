@@ -101,6 +101,8 @@ def serve(
         workers=workers,
         log_level="info",
         ws_max_size=1024 * 1024,
+        # Who the client is behind a proxy is GUICHET_TRUSTED_PROXIES' call alone.
+        proxy_headers=False,
     )
 
 

@@ -19,15 +19,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
 from guichet.models.db import is_unreachable
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
+from guichet.server.rate_limits import BudgetedLegacyWSHandler, BudgetedTransportWSHandler
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=5)
 TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or cannot serve for now
@@ -37,7 +34,7 @@ class CannotCheckCredentials(Exception):
     """The token could not be checked: the database is unreachable."""
 
 
-class TransportHandler(BaseGraphQLTransportWSHandler):
+class TransportHandler(BudgetedTransportWSHandler):
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)
@@ -45,7 +42,7 @@ class TransportHandler(BaseGraphQLTransportWSHandler):
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="Try again later")
 
 
-class LegacyHandler(BaseGraphQLWSHandler):
+class LegacyHandler(BudgetedLegacyWSHandler):
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)

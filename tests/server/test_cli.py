@@ -425,10 +425,8 @@ def test_serve_with_the_demo_answers_over_http(tmp_path: Path, database: str) ->
                 headers={"authorization": f"Bearer {login['token']}"},
             )
             assert me.status_code == 200, me.text
-            assert me.json() == {
-                "data": {
-                    "me": {"name": "Olivia Martin", "email": "owner@guichet.test", "role": "OWNER"}
-                }
+            assert me.json()["data"] == {
+                "me": {"name": "Olivia Martin", "email": "owner@guichet.test", "role": "OWNER"}
             }
     finally:
         server.send_signal(signal.SIGINT)
