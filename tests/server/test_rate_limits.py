@@ -62,6 +62,9 @@ async def limited(
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
     """An app of its own with these settings, and a client talking to it from `peer`. The
     database is the suite's (already open); only the app's limits are closed here."""
+    # A prefix of its own: on a shared Redis, counters of earlier tests (same user ids after
+    # the tables are emptied, same address) must not count here.
+    changes.setdefault("topic_prefix", f"t{uuid.uuid4().hex[:12]}:")
     application = create_app(dataclasses.replace(settings, **changes))
     http = client_of(application, peer)
     try:
