@@ -325,3 +325,20 @@ async def live_server(app) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A Redis for tests that need one whatever the suite's pub/sub: GUICHET_TEST_BROADCAST_URL
+    when it is redis://, else a throwaway redis-server (skipped where there is none)."""
+    from tests import services
+
+    configured = services.configured_redis_url()
+    if configured:
+        yield configured
+        return
+    server = services.RedisServer().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

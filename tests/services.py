@@ -8,6 +8,7 @@ server and sets GUICHET_TEST_REQUIRE_SERVICES (e.g. `redis,chromium` or
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -15,9 +16,12 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 
 def _required() -> set[str]:
@@ -156,3 +160,24 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@asynccontextmanager
+async def served(application) -> AsyncIterator[str]:
+    """An app served by uvicorn on a free loopback port, its bus connected here (the
+    database is the suite's, already open), for real HTTP and websocket clients."""
+    await application.state.bus.connect()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="error")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+                await asyncio.sleep(0.01)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        await application.state.bus.disconnect()

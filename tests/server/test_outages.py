@@ -11,25 +11,21 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from guichet.server.app import create_app
 from tests import services
 from tests.conftest import Person
+from tests.server.test_websocket import served
 from tests.services import free_port
 
 TIMEOUT = 10.0
@@ -44,27 +40,6 @@ mutation($input: AddCommentInput!) {
   addComment(input: $input) { comment { id } errors { code message } }
 }
 """
-
-
-@asynccontextmanager
-async def served_with_bus(settings, broadcast_url: str) -> AsyncIterator[tuple[object, str]]:
-    """This process's database, a bus of its own on `broadcast_url`, served by uvicorn."""
-    application = create_app(dataclasses.replace(settings, broadcast_url=broadcast_url))
-    await application.state.bus.connect()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="error")
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-                await asyncio.sleep(0.01)
-        yield application, f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        await application.state.bus.disconnect()
 
 
 async def _gql(http: httpx.AsyncClient, query: str, variables: dict, person: Person) -> dict:
@@ -89,7 +64,7 @@ async def test_redis_restarted_under_writes_fails_no_write_and_loses_no_event(
     redis = services.RedisServer().start()
     try:
         async with (
-            served_with_bus(settings, redis.url) as (_application, address),
+            served(settings, broadcast_url=redis.url) as (_application, address),
             httpx.AsyncClient(base_url=f"http://{address}", timeout=TIMEOUT) as http,
         ):
             created = await _gql(

@@ -13,14 +13,13 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 from starlette.routing import WebSocketRoute
 from websockets.asyncio.client import connect
@@ -38,8 +37,8 @@ from guichet.server.rate_limits import (
     returned_objects,
     trusted_networks,
 )
-from tests import services
 from tests.conftest import PASSWORD, Person, error_codes, free_port
+from tests.services import served
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -449,27 +448,6 @@ def test_the_requested_cost_is_the_static_estimate(app):
 # ---------------------------------------------------------------- over the websocket
 
 
-@asynccontextmanager
-async def served(application) -> AsyncIterator[str]:
-    await application.state.bus.connect()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(5):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-                await asyncio.sleep(0.01)
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        await application.state.bus.disconnect()
-
-
 def budgeted_websocket(application) -> None:
     """The websocket's handlers with the budget, as websocket.py is to have them (its
     handlers deriving from BudgetedTransportWSHandler and BudgetedLegacyWSHandler)."""
@@ -539,19 +517,6 @@ def bearer(person: Person) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- in Redis, shared
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    configured = services.configured_redis_url()
-    if configured:
-        yield configured
-        return
-    server = services.RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
 
 
 def on_redis(redis_url: str, **changes: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -24,7 +23,8 @@ from guichet.resolvers import auth
 from guichet.resolvers.context import Context
 from guichet.server.app import create_app
 from guichet.subscriptions.notifications import notify
-from tests.conftest import TEST_SECRET, Person, free_port
+from tests import services
+from tests.conftest import TEST_SECRET, Person
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -144,26 +144,10 @@ def notification(message: dict[str, Any]) -> dict[str, Any]:
 
 @asynccontextmanager
 async def served(settings, **changes: Any) -> AsyncIterator[tuple[Any, str]]:
-    """A second app with other settings, served by uvicorn on its own port. The database is
-    already open in this process (the `app` fixture); this app's own bus is connected here."""
+    """A second app with other settings, served by uvicorn on its own port."""
     application = create_app(dataclasses.replace(settings, **changes))
-    await application.state.bus.connect()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
-                await asyncio.sleep(0.01)
-        yield application, f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        await application.state.bus.disconnect()
+    async with services.served(application) as address:
+        yield application, address
 
 
 # ---------------------------------------------------------------- signed in

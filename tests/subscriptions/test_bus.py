@@ -23,19 +23,6 @@ from tests.services import free_port
 RECEIVE_TIMEOUT = 2.0
 
 
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    configured = services.configured_redis_url()
-    if configured:
-        yield configured
-        return
-    server = services.RedisServer().start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-
-
 @pytest.fixture(params=["memory", "redis"])
 def bus_url(request: pytest.FixtureRequest) -> str:
     if request.param == "memory":
