@@ -19,7 +19,11 @@ def decode(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, sep, pk = raw.partition(":")
-    if not sep or not type_name.isidentifier() or not pk.isdigit() or len(pk) > 18:
+    # ASCII digits only: str.isdigit() also holds for '¹' (int() refuses it) and for other
+    # scripts' digits (int() takes them, so one key would have several ids).
+    if not sep or not type_name.isidentifier() or not (pk.isascii() and pk.isdigit()):
+        return None
+    if len(pk) > 18:
         return None
     return type_name, int(pk)
 

@@ -21,6 +21,7 @@ NODE = "query($id: ID!) { node(id: $id) { id __typename } }"
         ids.encode("Ticket", 1),
         ids.encode("cursor", 1),
         "VXNlcjp4",
+        "VGlja2V0OsK5",  # "Ticket:¹": found by tools/fuzz.py, was "Unexpected error."
     ],
 )
 async def test_unknown_or_malformed_ids_answer_null(gql, agent, bad_id):
