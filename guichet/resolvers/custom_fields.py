@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TEXT = 10_000
 MAX_OPTIONS = 200
+# Whole numbers beyond this are not read exactly by JSON clients (JavaScript's
+# Number.MAX_SAFE_INTEGER), and beyond 64 bits they cannot even be stored as JSON here.
+MAX_WHOLE_NUMBER = 2**53 - 1
 
 
 class CustomFieldErrorCode(StrEnum):
@@ -124,6 +127,8 @@ def checked_value(field: CustomFieldRow, value: Any, path: list[str]) -> Any:
                 raise invalid("expects a number.")
             if value != value or value in (float("inf"), float("-inf")):
                 raise invalid("expects a finite number.")
+            if isinstance(value, int) and abs(value) > MAX_WHOLE_NUMBER:
+                raise invalid(f"whole numbers are at most {MAX_WHOLE_NUMBER} in absolute value.")
             return value
         case CustomFieldType.CHECKBOX:
             if not isinstance(value, bool):

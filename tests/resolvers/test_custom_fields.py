@@ -165,7 +165,8 @@ async def test_an_agents_only_field_is_not_found_by_id_for_end_users(
         ("serial", "SN-123", "SN-123", [12, True, ["x"], "x" * 10_001, "nul\x00"]),
         ("serial", "123", "123", [{"a": 1}]),  # text that looks like a number stays text
         ("serial", "", "", []),
-        ("seats", 25, 25, ["25", True, [1]]),
+        ("seats", 25, 25, ["25", True, [1], 2**53, -(2**63)]),
+        ("seats", 2**53 - 1, 2**53 - 1, []),
         ("seats", 2.5, 2.5, [{"n": 1}]),
         ("urgent_ok", True, True, ["true", 1, 0]),
         ("urgent_ok", False, False, []),
@@ -187,6 +188,19 @@ async def test_values_are_checked_against_their_field(
     await updated(gql, agent, ticket["id"], customFields=[{"key": key, "value": good}])
     assert await values_seen(gql, agent, ticket["number"]) == {key: stored}
     assert await values_seen(gql, end_user, ticket["number"]) == {key: stored}
+
+
+async def test_a_whole_number_beyond_64_bits_written_in_the_query_is_invalid(gql, agent, fields):
+    # As a literal it reaches the rule as a Python int of any size; it was "Unexpected
+    # error." (the value could not be stored as JSON).
+    document = """mutation { createTicket(input: {subject: "S", description: "D",
+      customFields: [{key: "seats", value: 1000000000000000000000000000000}]}) {
+      ticket { id } errors { code field } } }"""
+    result = await gql(document, as_=agent)
+    assert result["data"]["createTicket"] == {
+        "ticket": None,
+        "errors": [{"code": "INVALID_VALUE", "field": ["input", "customFields", "0", "value"]}],
+    }
 
 
 async def test_values_are_set_when_opening_and_seen_per_role(
