@@ -214,10 +214,20 @@ class InputLimitsRule(ValidationRule):
         if len(node.values) > max_items(coordinate):
             self.report_error(_too_many(coordinate, len(node.values), node))
         elif coordinate in DISTINCT_ITEMS:
-            values = [value_from_ast_untyped(v, self.variables) for v in node.values]
-            item = _repeat(values)
+            item = _repeat([self._item(v) for v in node.values])
             if item is not None:
                 self.report_error(_repeated(coordinate, item, node))
+
+    def _item(self, node: Any) -> Any:
+        """A list item's value; a variable's, or its default (an unknown one is unique)."""
+        if not isinstance(node, VariableNode):
+            return value_from_ast_untyped(node, self.variables)
+        name = node.name.value
+        if name in self.variables:
+            return self.variables[name]
+        if name in self.defaults:
+            return value_from_ast_untyped(self.defaults[name])
+        return object()
 
     def leave_list_value(self, *_args) -> None:
         self.nesting -= 1

@@ -90,6 +90,14 @@ async def test_a_variable_is_checked_where_it_is_used_and_its_default_too(gql, a
     error = refusal(await gql(items, {"a": "STATUS", "b": "STATUS"}, as_=agent))
     assert error["message"] == "Query.ticketStats(groupBy:) names STATUS more than once."
     assert "errors" not in await gql(items, {"a": "STATUS", "b": "TYPE"}, as_=agent)
+    defaults = (
+        "query($a: TicketDimension = STATUS, $b: TicketDimension = TYPE)"
+        " { ticketStats(groupBy: [$a, $b]) { count } }"
+    )
+    assert "errors" not in await gql(defaults, as_=agent)
+    assert refusal(await gql(defaults, {"b": "STATUS"}, as_=agent))["message"].endswith(
+        "names STATUS more than once."
+    )
 
 
 async def test_mutation_rules_keep_their_payload_errors_up_to_twice_their_maximum(gql, agent):
