@@ -164,6 +164,8 @@ async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> S
     """Check the password; one answer whether the address is unknown, the password wrong
     or the address locked (a locked one also says when to retry: `RetryLater`)."""
     address = people.normalize_email(email or "")[:254]
+    if "\x00" in address:  # no address has one, and PostgreSQL text cannot hold it
+        raise _wrong_credentials()
     now = datetime.now(UTC)
     locked = await _take_password_check(address, now)
     if locked is not None:

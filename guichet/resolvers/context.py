@@ -107,7 +107,6 @@ class Context:
         "bus",
         "client_ip",
         "connection_params",
-        "errors",
         "response_headers",
         "settings",
         "viewer",
@@ -120,8 +119,6 @@ class Context:
         self.bus = bus
         # The websocket connection_init payload (strawberry sets it).
         self.connection_params: dict[str, Any] | None = None
-        # Errors a field reports while still answering (see schema.requires).
-        self.errors: list[Any] = []
         self._loaders: dict[Batch, BatchLoader] = {}
         # The client's address (after trusted proxies), for per-client limits.
         self.client_ip: str | None = None

@@ -183,3 +183,10 @@ async def test_purge_forgets_ended_sessions_and_old_failures(agent):
     assert not await Session.filter(id=session_id).exists()
     assert await LoginThrottle.filter(email=agent.email).exists()
     assert not await LoginThrottle.filter(email="old@guichet.test").exists()
+
+
+async def test_an_address_with_a_nul_character_is_a_wrong_address(gql, agent):
+    """PostgreSQL text cannot hold NUL: the answer must not depend on the database."""
+    for email in ("agent@guichet.test\x00", "\x00"):
+        result = await gql(LOGIN, {"email": email, "password": PASSWORD})
+        assert result["data"]["login"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
