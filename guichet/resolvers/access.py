@@ -1,8 +1,9 @@
 """Who may see what: the one place that decides.
 
-Loads by id go through the functions here, which answer NotFound alike for what does
-not exist and what the viewer may not see. Lists and batch functions take their SQL
-conditions from here. Nothing else re-implements these rules.
+Role checks and the SQL conditions of visibility. Lists, batch functions and each
+domain's loads by id (`tickets.ticket_for_viewer`, ...) take their conditions from here;
+nothing else re-implements these rules. A leaf: it imports no domain module, so every
+domain may import it.
 """
 
 from __future__ import annotations
@@ -10,19 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
-from guichet.resolvers import people
-from guichet.resolvers.errors import Forbidden, NotFound
+from guichet.resolvers.errors import Forbidden
+from guichet.resolvers.sql import fetch
 
 if TYPE_CHECKING:
-    from guichet.resolvers.context import Context, Viewer
-
-
-async def _loaded(context: Context, batch, pk: int, message: str | None = None):
-    """One object through its batch function (which applies visibility), or NotFound."""
-    found = await context.loader(batch).load(pk)
-    if found is None:
-        raise NotFound(message)
-    return found
+    from guichet.resolvers.context import Viewer
 
 
 def require_role(viewer: Viewer, role: Role) -> None:
@@ -74,29 +67,6 @@ def can_see_groups(viewer: Viewer) -> bool:
     return viewer.is_agent
 
 
-async def user(context: Context, pk: int) -> people.UserRow:
-    viewer = context.require_viewer()
-    found = await people.user_visible_to(viewer, pk)
-    if found is None:
-        raise NotFound()
-    return found
-
-
-async def organization(context: Context, pk: int) -> people.OrganizationRow:
-    viewer = context.require_viewer()
-    found = await people.organization_visible_to(viewer, pk)
-    if found is None:
-        raise NotFound()
-    return found
-
-
-async def group(context: Context, pk: int) -> people.GroupRow:
-    viewer = context.require_viewer()
-    if not can_see_groups(viewer):
-        raise NotFound()
-    return await _loaded(context, people.groups_by_id, pk)
-
-
 # ---------------------------------------------------------------- tickets
 
 
@@ -135,8 +105,6 @@ async def customer_participates(viewer: Viewer, ticket_pk: int) -> None:
     who only decides may read the ticket but not write on it."""
     if viewer.is_agent:
         return
-    from guichet.resolvers.sql import fetch
-
     condition, params = _participation(viewer, "t", 2)
     if not await fetch(
         f"SELECT 1 AS yes FROM ticket t WHERE t.id = $1 AND {condition}", ticket_pk, *params
@@ -181,46 +149,6 @@ def may_work_tickets(viewer: Viewer) -> bool:
     return viewer.at_least(Role.AGENT)
 
 
-async def ticket(context: Context, pk: int):
-    """A ticket the viewer may see, or NotFound."""
-    from guichet.resolvers import tickets
-
-    return await _loaded(context, tickets.tickets_by_id, pk, "No such ticket.")
-
-
-async def ticket_by_number(context: Context, number: int):
-    from guichet.resolvers import tickets
-
-    found = await tickets.ticket_by_number(context, number)
-    if found is None:
-        raise NotFound("No such ticket.")
-    return found
-
-
-async def event(context: Context, pk: int):
-    from guichet.resolvers import history
-
-    return await _loaded(context, history.events_by_id, pk)
-
-
-async def comment(context: Context, pk: int):
-    from guichet.resolvers import comments
-
-    return await _loaded(context, comments.comments_by_id, pk)
-
-
-async def custom_field(context: Context, pk: int):
-    from guichet.resolvers import custom_fields
-
-    return await _loaded(context, custom_fields.custom_fields_by_id, pk)
-
-
-async def approval_request(context: Context, pk: int):
-    from guichet.resolvers import approvals
-
-    return await _loaded(context, approvals.approvals_by_id, pk)
-
-
 # ---------------------------------------------------------------- time entries
 
 
@@ -229,30 +157,12 @@ def may_track_time(viewer: Viewer) -> bool:
     return viewer.at_least(Role.AGENT)
 
 
-async def time_entry(context: Context, pk: int):
-    """A time entry, for agents and above; NotFound for everyone else."""
-    from guichet.resolvers import time_tracking
-
-    if not may_track_time(context.require_viewer()):
-        raise NotFound()
-    return await _loaded(context, time_tracking.entries_by_id, pk)
-
-
 # ---------------------------------------------------------------- activities
 
 
 def can_see_activities(viewer: Viewer) -> bool:
     """Activities (tasks, calls, events) are internal: staff, light agents included."""
     return viewer.is_agent
-
-
-async def activity(context: Context, pk: int):
-    """An activity, for staff; NotFound for everyone else."""
-    from guichet.resolvers import activities
-
-    if not can_see_activities(context.require_viewer()):
-        raise NotFound()
-    return await _loaded(context, activities.activities_by_id, pk)
 
 
 # ---------------------------------------------------------------- notifications
@@ -280,10 +190,3 @@ def visible_satisfaction_condition(
     if viewer.is_agent:
         return "TRUE", []
     return f"{ticket_alias}.requester_id = ${param}", [viewer.id]
-
-
-async def article(context: Context, pk: int):
-    """A help-center article: published for everyone signed in, unpublished for staff."""
-    from guichet.resolvers import resolutions
-
-    return await _loaded(context, resolutions.articles_by_id, pk)

@@ -18,7 +18,9 @@ from guichet.resolvers.people import (
     PeopleErrorCode,
     UserRow,
     email_error,
+    group_for_viewer,
     normalize_email,
+    organization_for_viewer,
 )
 
 if TYPE_CHECKING:
@@ -184,7 +186,7 @@ async def set_organization_membership(
     org_pk = ids.decode_as(organization_id, "Organization")
     user_pk = ids.decode_as(user_id, "User")
     try:
-        org = await access.organization(context, org_pk or 0)
+        org = await organization_for_viewer(context, org_pk or 0)
     except NotFound:
         raise Refused(
             UserError(
@@ -208,7 +210,7 @@ async def set_group_membership(
     access.require_role(viewer, Role.ADMIN)
     group_pk = ids.decode_as(group_id, "Group")
     try:
-        group = await access.group(context, group_pk or 0)
+        group = await group_for_viewer(context, group_pk or 0)
     except NotFound:
         raise Refused(
             UserError("No such group.", PeopleErrorCode.NOT_FOUND, ["input", "groupId"])

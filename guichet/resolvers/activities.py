@@ -29,7 +29,13 @@ from guichet.resolvers.context import Context
 from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
-from guichet.resolvers.tickets import MAX_BODY, MAX_SUBJECT, channel_of, target_ticket
+from guichet.resolvers.tickets import (
+    MAX_BODY,
+    MAX_SUBJECT,
+    channel_of,
+    target_ticket,
+    ticket_for_viewer,
+)
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Viewer
@@ -152,6 +158,13 @@ async def _select(context: Context, column: str, keys: Sequence[int]) -> list[Ac
 async def activities_by_id(context: Context, keys: Sequence[int]) -> list[ActivityRow | None]:
     found = {row.pk: row for row in await _select(context, "id", keys)}
     return [found.get(k) for k in keys]
+
+
+async def activity_for_viewer(context: Context, pk: int) -> ActivityRow:
+    """An activity, for staff; NotFound for everyone else."""
+    if not access.can_see_activities(context.require_viewer()):
+        raise NotFound()
+    return await context.visible_one(activities_by_id, pk)
 
 
 async def activities_by_ticket(context: Context, keys: Sequence[int]) -> list[list[ActivityRow]]:
@@ -321,7 +334,7 @@ async def update_activity(context: Context, request: Any) -> ActivityRow:
         activity = await Activity.select_for_update().get_or_none(id=pk)
         if activity is None:
             raise NotFound("No such activity.")
-        ticket = await access.ticket(context, activity.ticket_id)
+        ticket = await ticket_for_viewer(context, activity.ticket_id)
         if _given(request.subject):
             activity.subject = _subject(request.subject)
         if _given(request.description):

@@ -18,12 +18,11 @@ from guichet.models.approvals import (
 )
 from guichet.models.people import Role, User
 from guichet.models.tickets import Ticket, TicketEventKind, TicketStatus
-from guichet.resolvers import ids, outbox
+from guichet.resolvers import ids, outbox, topics
 from guichet.resolvers.approvals import MAX_APPROVERS, ApprovalErrorCode, ApprovalRow, row_of
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.tickets import MAX_BODY, MAX_SUBJECT, channel_of, target_ticket
-from guichet.subscriptions import topics
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer

@@ -111,6 +111,11 @@ async def approvals_by_id(context: Context, keys: Sequence[int]) -> list[Approva
     return [found.get(k) for k in keys]
 
 
+async def approval_request_for_viewer(context: Context, pk: int) -> ApprovalRow:
+    """An approval request the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(approvals_by_id, pk)
+
+
 async def approvals_by_ticket(context: Context, keys: Sequence[int]) -> list[list[ApprovalRow]]:
     viewer = context.require_viewer()
     condition, params = access.visible_approvals_condition(viewer, "r", len(keys) + 1)

@@ -21,11 +21,10 @@ from tortoise.transactions import in_transaction
 
 from guichet.models.auth import LoginThrottle, Session
 from guichet.models.people import Role, User
-from guichet.resolvers import people
+from guichet.resolvers import people, topics
 from guichet.resolvers.context import Viewer
 from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.sql import as_datetime, execute, fetch
-from guichet.subscriptions import topics
 
 log = logging.getLogger("guichet.auth")
 

@@ -22,6 +22,7 @@ from guichet.resolvers.tickets import (
     TicketErrorCode,
     channel_of,
     forget,
+    row_of,
     target_ticket,
 )
 
@@ -138,6 +139,11 @@ async def comments_by_id(context: Context, keys: Sequence[int]) -> list[CommentR
     return [found.get(k) for k in keys]
 
 
+async def comment_for_viewer(context: Context, pk: int) -> CommentRow:
+    """A comment the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(comments_by_id, pk)
+
+
 async def add_comment(
     context: Context, *, ticket_id: str, body: str, public: bool | None, idempotency_key: str | None
 ) -> tuple[CommentRow, Any]:
@@ -149,7 +155,7 @@ async def add_comment(
     await access.customer_participates(viewer, current.pk)
     done = await idempotency.previous_result(viewer.id, "addComment", idempotency_key)
     if done is not None:
-        return await access.comment(context, done), current
+        return await comment_for_viewer(context, done), current
     if not viewer.is_agent and public is False:
         raise Refused(
             UserError(
@@ -205,7 +211,5 @@ async def add_comment(
         )
     forget(context)
     await changes.publish(context)
-    from guichet.resolvers.tickets import row_of
-
     row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)
     return row, row_of(await Ticket.get(id=ticket.id))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from guichet.models.people import Role
-from guichet.resolvers.errors import Unauthenticated
+from guichet.resolvers.errors import NotFound, Unauthenticated
 
 if TYPE_CHECKING:
     from guichet.server.settings import Settings
@@ -135,6 +135,14 @@ class Context:
                 return await batch(self, keys)
 
             found = self._loaders[batch] = BatchLoader(load)
+        return found
+
+    async def visible_one(self, batch: Batch, key: Any, message: str | None = None) -> Any:
+        """One object through its batch function, which applies the viewer's visibility, or
+        NotFound: what does not exist and what the viewer may not see answer alike."""
+        found = await self.loader(batch).load(key)
+        if found is None:
+            raise NotFound(message)
         return found
 
     def require_viewer(self) -> Viewer:

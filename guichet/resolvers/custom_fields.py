@@ -284,3 +284,8 @@ async def custom_fields_by_id(context: Context, keys: Sequence[int]) -> list[Cus
     )
     found = {r["id"]: _row(r) for r in rows}
     return [found.get(k) for k in keys]
+
+
+async def custom_field_for_viewer(context: Context, pk: int) -> CustomFieldRow:
+    """A custom field the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(custom_fields_by_id, pk)

@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
-from guichet.resolvers import access, ids, notifications
+from guichet.resolvers import access, ids, notifications, topics
 from guichet.resolvers.notifications import NewNotification
 from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
-from guichet.subscriptions import topics
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -190,6 +189,11 @@ async def events_by_id(context: Context, keys: Sequence[int]) -> list[EventRow |
     )
     found = {r["id"]: event_row(r) for r in rows}
     return [found.get(k) for k in keys]
+
+
+async def event_for_viewer(context: Context, pk: int) -> EventRow:
+    """A history event the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(events_by_id, pk)
 
 
 async def events_by_ticket_after(context: Context, ticket_pk: int, after_pk: int) -> list[EventRow]:

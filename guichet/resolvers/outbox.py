@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from guichet.models.db import dialect
 from guichet.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from guichet.resolvers.sql import as_datetime, execute, fetch
 
@@ -67,8 +68,6 @@ def retry_delay(attempts: int) -> timedelta:
 
 async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Outgoing]:
     now = now or datetime.now(UTC)
-    from guichet.models.db import dialect
-
     lock = " FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
     until = now + timedelta(seconds=CLAIM_SECONDS)
     # Picked once in a MATERIALIZED CTE: written as `id IN (SELECT … LIMIT n FOR UPDATE SKIP

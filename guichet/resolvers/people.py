@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from guichet.models.people import Role
 from guichet.resolvers import access, ids
-from guichet.resolvers.errors import UserError
+from guichet.resolvers.errors import NotFound, UserError
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 
 if TYPE_CHECKING:
@@ -208,6 +208,29 @@ async def organization_visible_to(viewer: Viewer, pk: int) -> OrganizationRow | 
         *params,
     )
     return organization_row(rows[0]) if rows else None
+
+
+# Loads by id for `node(id:)` and rules: NotFound alike for what is missing and what is hidden.
+
+
+async def user_for_viewer(context: Context, pk: int) -> UserRow:
+    found = await user_visible_to(context.require_viewer(), pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def organization_for_viewer(context: Context, pk: int) -> OrganizationRow:
+    found = await organization_visible_to(context.require_viewer(), pk)
+    if found is None:
+        raise NotFound()
+    return found
+
+
+async def group_for_viewer(context: Context, pk: int) -> GroupRow:
+    if not access.can_see_groups(context.require_viewer()):
+        raise NotFound()
+    return await context.visible_one(groups_by_id, pk)
 
 
 # ---------------------------------------------------------------- rules

@@ -114,6 +114,11 @@ async def articles_by_id(context: Context, keys: Sequence[int]) -> list[ArticleR
     return [found.get(k) for k in keys]
 
 
+async def article_for_viewer(context: Context, pk: int) -> ArticleRow:
+    """A help-center article: published for everyone signed in, unpublished for staff."""
+    return await context.visible_one(articles_by_id, pk)
+
+
 async def resolutions_by_ticket(
     context: Context, keys: Sequence[int]
 ) -> list[ResolutionRow | None]:

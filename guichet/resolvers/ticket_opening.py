@@ -34,6 +34,7 @@ from guichet.resolvers.tickets import (
     record_values,
     row_of,
     target_ticket,
+    ticket_for_viewer,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ async def create_ticket(context: Context, request: Any) -> TicketRow:
         raise Forbidden("Light agents read tickets and write internal notes only.")
     done = await idempotency.previous_result(viewer.id, "createTicket", request.idempotency_key)
     if done is not None:
-        return await access.ticket(context, done)
+        return await ticket_for_viewer(context, done)
     errors = [
         text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
         text_error(request.description, ["input", "description"], max_length=MAX_BODY),

@@ -146,6 +146,11 @@ async def ticket_by_number(context: Context, number: int) -> TicketRow | None:
     return ticket_row(rows[0]) if rows else None
 
 
+async def ticket_for_viewer(context: Context, pk: int) -> TicketRow:
+    """A ticket the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(tickets_by_id, pk, "No such ticket.")
+
+
 async def ticket_groups_by_id(
     context: Context, keys: Sequence[int]
 ) -> list[people.GroupRow | None]:
@@ -340,7 +345,7 @@ def forget(context: Context) -> None:
 
 async def target_ticket(context: Context, global_id: str) -> TicketRow:
     """The ticket a mutation acts on: NOT_FOUND alike when malformed, missing or invisible."""
-    return await access.ticket(context, ids.decode_as(global_id, "Ticket") or 0)
+    return await ticket_for_viewer(context, ids.decode_as(global_id, "Ticket") or 0)
 
 
 # ---------------------------------------------------------------- opening tickets

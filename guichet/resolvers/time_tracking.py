@@ -25,7 +25,13 @@ from guichet.resolvers import access, ids
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
-from guichet.resolvers.tickets import TicketRow, channel_of, forget, target_ticket
+from guichet.resolvers.tickets import (
+    TicketRow,
+    channel_of,
+    forget,
+    target_ticket,
+    ticket_for_viewer,
+)
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -131,6 +137,13 @@ async def entries_by_id(context: Context, keys: Sequence[int]) -> list[TimeEntry
     )
     found = {r["id"]: entry_row(r) for r in rows}
     return [found.get(k) for k in keys]
+
+
+async def time_entry_for_viewer(context: Context, pk: int) -> TimeEntryRow:
+    """A time entry, for agents and above; NotFound for everyone else."""
+    if not access.may_track_time(context.require_viewer()):
+        raise NotFound()
+    return await context.visible_one(entries_by_id, pk)
 
 
 async def entries_by_ticket(
@@ -330,4 +343,6 @@ async def delete_time_entry(context: Context, entry_id: str) -> Deleted:
         await entry.delete()
     await changes.publish(context)
     forget(context)
-    return Deleted(ids.encode("TimeEntry", entry.id), await access.ticket(context, entry.ticket_id))
+    return Deleted(
+        ids.encode("TimeEntry", entry.id), await ticket_for_viewer(context, entry.ticket_id)
+    )

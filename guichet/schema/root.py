@@ -8,7 +8,19 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from guichet.resolvers import access, ids, notifications
+from guichet.resolvers import (
+    activities,
+    approvals,
+    comments,
+    custom_fields,
+    history,
+    ids,
+    notifications,
+    people,
+    resolutions,
+    tickets,
+    time_tracking,
+)
 from guichet.resolvers.errors import NotFound
 from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
 from guichet.schema.analytics import AnalyticsQuery
@@ -40,19 +52,20 @@ from guichet.schema.scalars import SCALAR_OVERRIDES
 from guichet.schema.tickets import Ticket, TicketMutation, TicketQuery
 from guichet.schema.time_tracking import TimeEntry, TimeTrackingMutation, TimeTrackingQuery
 
-# Node types by the type name inside their global id, each loaded through access.
+# Node types by the type name inside their global id, each loaded by its domain for the
+# viewer: NotFound alike for what is missing and what the viewer may not see.
 NODE_LOADERS = {
-    "User": access.user,
-    "Organization": access.organization,
-    "Group": access.group,
-    "Ticket": access.ticket,
-    "Comment": access.comment,
-    "TicketEvent": access.event,
-    "CustomField": access.custom_field,
-    "ApprovalRequest": access.approval_request,
-    "Article": access.article,
-    "TimeEntry": access.time_entry,
-    "Activity": access.activity,
+    "User": people.user_for_viewer,
+    "Organization": people.organization_for_viewer,
+    "Group": people.group_for_viewer,
+    "Ticket": tickets.ticket_for_viewer,
+    "Comment": comments.comment_for_viewer,
+    "TicketEvent": history.event_for_viewer,
+    "CustomField": custom_fields.custom_field_for_viewer,
+    "ApprovalRequest": approvals.approval_request_for_viewer,
+    "Article": resolutions.article_for_viewer,
+    "TimeEntry": time_tracking.time_entry_for_viewer,
+    "Activity": activities.activity_for_viewer,
     "Notification": notifications.notification_for_viewer,
 }
 

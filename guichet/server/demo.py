@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from guichet.models.people import Role, User
 from guichet.resolvers import accounts, auth
+from guichet.resolvers.context import Viewer
 from guichet.server.demo_tickets import load_demo_tickets
 from guichet.server.demo_work import load_demo_work
 
@@ -75,8 +76,6 @@ async def load_demo() -> DemoLoaded | None:
 
 
 def _system_admin():
-    from guichet.resolvers.context import Viewer
-
     # The loader acts as an admin that does not exist as a user: nothing it writes names it.
     return Viewer(id=0, name="demo", email="", role=Role.ADMIN)
 

@@ -23,9 +23,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from guichet.resolvers import topics
 from guichet.resolvers.context import Context
 from guichet.resolvers.sql import fetch
-from guichet.subscriptions import topics
 from guichet.subscriptions.bus import RESUMED
 
 log = logging.getLogger("guichet.sessions")

@@ -1,1 +1,1 @@
-"""Live events: topics, the broadcaster-backed bus, and per-subscriber filtering."""
+"""Live events: the broadcaster-backed bus, and per-subscriber filtering."""

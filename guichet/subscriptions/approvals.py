@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import approval_feed, resume
+from guichet.resolvers import approval_feed, resume, topics
 from guichet.resolvers.approvals import ApprovalRow
-from guichet.subscriptions import bus, topics
+from guichet.subscriptions import bus
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context

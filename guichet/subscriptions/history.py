@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import access, history, ids, resume
+from guichet.resolvers import history, ids, resume, topics
 from guichet.resolvers.errors import BadRequest, NotFound
-from guichet.subscriptions import bus, topics
+from guichet.resolvers.tickets import ticket_for_viewer
+from guichet.subscriptions import bus
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -31,7 +32,7 @@ async def ticket_history(
     the subscriber's own visibility; a subscriber who loses access to the ticket stops
     receiving and the stream ends. When the bus says messages may have been lost
     (`bus.RESUMED`), the same replay runs again from where the stream started."""
-    ticket = await access.ticket(context, ids.decode_as(ticket_id, "Ticket") or 0)
+    ticket = await ticket_for_viewer(context, ids.decode_as(ticket_id, "Ticket") or 0)
     start = replay_start(after)
     async with context.bus.subscribe(topics.ticket_history(ticket.pk)) as live:
         # What was sent is skipped by id, not by order: transactions publish after they
@@ -48,7 +49,7 @@ async def ticket_history(
             if message is bus.RESUMED:
                 context.next_event()
                 try:
-                    await access.ticket(context, ticket.pk)
+                    await ticket_for_viewer(context, ticket.pk)
                 except NotFound:
                     return  # access to the ticket was lost meanwhile
                 for event in await history.events_by_ticket_after(context, ticket.pk, floor):
@@ -61,10 +62,10 @@ async def ticket_history(
                 continue
             context.next_event()
             try:
-                event = await access.event(context, pk)
+                event = await history.event_for_viewer(context, pk)
             except NotFound:
                 try:
-                    await access.ticket(context, ticket.pk)
+                    await ticket_for_viewer(context, ticket.pk)
                 except NotFound:
                     return  # access to the ticket was lost
                 continue  # an event this subscriber may not see (an internal note)

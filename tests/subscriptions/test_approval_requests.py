@@ -17,9 +17,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 
 from guichet.models.outbox import OutboxMessage, OutboxStatus
-from guichet.resolvers import ids
+from guichet.resolvers import ids, topics
 from guichet.server.worker import Worker
-from guichet.subscriptions import topics
 from tests.conftest import Client, Person
 from tests.server.smtp import Mailbox, smtp_server
 from tests.subscriptions.test_ticket_history import (

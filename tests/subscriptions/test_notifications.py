@@ -14,9 +14,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from guichet.resolvers import ids
+from guichet.resolvers import ids, topics
 from guichet.resolvers.context import Context
-from guichet.subscriptions import topics
 from guichet.subscriptions.notifications import notify
 from tests.conftest import Client, Person
 from tests.subscriptions.test_ticket_history import (

@@ -23,9 +23,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
-from guichet.resolvers import ids
+from guichet.resolvers import ids, topics
 from guichet.resolvers.context import Context
-from guichet.subscriptions import topics
 from guichet.subscriptions.notifications import notify
 from tests.conftest import Client, Person
 

@@ -1,4 +1,8 @@
-"""Topic names: one place, so publishers and subscribers cannot drift apart."""
+"""Topic names: one place, so publishers and subscribers cannot drift apart.
+
+Here rather than in `subscriptions`: the rules publish (through `context.bus`, which the
+server wires in) and must not depend on the package that subscribes.
+"""
 
 
 def user_notifications(user_pk: int) -> str:
