@@ -10,9 +10,8 @@ import strawberry
 from guichet.models import activities as models
 from guichet.models.people import Role
 from guichet.resolvers import activities, people, tickets
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node, page_size
 from guichet.schema.requires import requires
@@ -89,10 +88,9 @@ class UpdateActivityInput:
     )
 
 
-@strawberry.type
+@payload
 class ActivityPayload:
     activity: Activity | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -118,18 +116,12 @@ class ActivityQuery:
 
 @strawberry.type
 class ActivityMutation:
-    @strawberry.mutation(description="Staff: add a task, call or event to a ticket.")
+    @mutation(ActivityPayload, description="Staff: add a task, call or event to a ticket.")
     async def add_activity(self, info: strawberry.Info, input: AddActivityInput) -> ActivityPayload:
-        try:
-            return ActivityPayload(activity=await activities.add_activity(info.context, input))
-        except Refused as refused:
-            return ActivityPayload(errors=refused.errors)
+        return ActivityPayload(activity=await activities.add_activity(info.context, input))
 
-    @strawberry.mutation(description="Staff: change, complete or reopen an activity.")
+    @mutation(ActivityPayload, description="Staff: change, complete or reopen an activity.")
     async def update_activity(
         self, info: strawberry.Info, input: UpdateActivityInput
     ) -> ActivityPayload:
-        try:
-            return ActivityPayload(activity=await activities.update_activity(info.context, input))
-        except Refused as refused:
-            return ActivityPayload(errors=refused.errors)
+        return ActivityPayload(activity=await activities.update_activity(info.context, input))

@@ -11,9 +11,8 @@ import strawberry
 
 from guichet.models import approvals as models
 from guichet.resolvers import approval_decisions, approvals, people, tickets
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Connection, Node, after_position, connection, page_size
 from guichet.subscriptions import approvals as live
@@ -86,10 +85,9 @@ class RespondToApprovalInput:
     comment: str | None = None
 
 
-@strawberry.type
+@payload
 class ApprovalRequestPayload:
     approval_request: ApprovalRequest | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -124,51 +122,46 @@ class ApprovalQuery:
 
 @strawberry.type
 class ApprovalMutation:
-    @strawberry.mutation(
-        description="Agents and admins: ask one or more approvers (agents or end users) to decide."
+    @mutation(
+        ApprovalRequestPayload,
+        description="Agents and admins: ask one or more approvers (agents or end users) to decide.",
     )
     async def request_approval(
         self, info: strawberry.Info, input: RequestApprovalInput
     ) -> ApprovalRequestPayload:
-        try:
-            request = await approval_decisions.request_approval(
-                info.context,
-                ticket_id=input.ticket_id,
-                approver_ids=input.approver_ids,
-                subject=input.subject,
-                message=input.message,
-            )
-        except Refused as refused:
-            return ApprovalRequestPayload(errors=refused.errors)
+        request = await approval_decisions.request_approval(
+            info.context,
+            ticket_id=input.ticket_id,
+            approver_ids=input.approver_ids,
+            subject=input.subject,
+            message=input.message,
+        )
         return ApprovalRequestPayload(approval_request=request)
 
-    @strawberry.mutation(
-        description="Approvers: APPROVE, DENY, or only comment to ask for more information."
+    @mutation(
+        ApprovalRequestPayload,
+        description="Approvers: APPROVE, DENY, or only comment to ask for more information.",
     )
     async def respond_to_approval(
         self, info: strawberry.Info, input: RespondToApprovalInput
     ) -> ApprovalRequestPayload:
-        try:
-            request = await approval_decisions.respond(
-                info.context,
-                approval_id=input.id,
-                decision=input.decision.value if input.decision else None,
-                comment=input.comment,
-            )
-        except Refused as refused:
-            return ApprovalRequestPayload(errors=refused.errors)
+        request = await approval_decisions.respond(
+            info.context,
+            approval_id=input.id,
+            decision=input.decision.value if input.decision else None,
+            comment=input.comment,
+        )
         return ApprovalRequestPayload(approval_request=request)
 
-    @strawberry.mutation(description="The asking agent (or an admin) withdraws a pending request.")
+    @mutation(
+        ApprovalRequestPayload,
+        description="The asking agent (or an admin) withdraws a pending request.",
+    )
     async def withdraw_approval(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> ApprovalRequestPayload:
-        try:
-            return ApprovalRequestPayload(
-                approval_request=await approval_decisions.withdraw(info.context, id)
-            )
-        except Refused as refused:
-            return ApprovalRequestPayload(errors=refused.errors)
+        request = await approval_decisions.withdraw(info.context, id)
+        return ApprovalRequestPayload(approval_request=request)
 
 
 @strawberry.type

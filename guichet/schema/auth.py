@@ -7,8 +7,7 @@ from datetime import timedelta
 import strawberry
 
 from guichet.resolvers import auth
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 
 
@@ -18,14 +17,13 @@ class LoginInput:
     password: str
 
 
-@strawberry.type
+@payload
 class LoginPayload:
     token: str | None = strawberry.field(
         default=None,
         description="Bearer token for the Authorization header and the websocket connection_init payload.",
     )
     user: User | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -34,9 +32,9 @@ class ChangePasswordInput:
     new_password: str
 
 
-@strawberry.type
+@payload
 class LogoutPayload:
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    pass
 
 
 def _ttl(info: strawberry.Info) -> timedelta:
@@ -45,57 +43,51 @@ def _ttl(info: strawberry.Info) -> timedelta:
 
 @strawberry.type
 class AuthMutation:
-    @strawberry.mutation(
+    @mutation(
+        LoginPayload,
         description=(
             "Sign in. The same error (INVALID_CREDENTIALS) answers an unknown address, a wrong "
             "password and a locked address: after 5 failed checks in 15 minutes the address "
             "is locked for the rest of that time, and the HTTP response carries Retry-After."
-        )
+        ),
     )
     async def login(self, info: strawberry.Info, input: LoginInput) -> LoginPayload:
-        try:
-            signed_in = await auth.login(
-                info.context.settings.secret_key, _ttl(info), input.email, input.password
-            )
-        except auth.RetryLater as locked:
-            info.context.response_headers["Retry-After"] = str(locked.retry_after_seconds)
-            return LoginPayload(errors=locked.errors)
-        except Refused as refused:
-            return LoginPayload(errors=refused.errors)
+        # A locked address raises auth.RetryLater: payloads.mutation sets Retry-After.
+        signed_in = await auth.login(
+            info.context.settings.secret_key, _ttl(info), input.email, input.password
+        )
         # The rest of this response is read as the user who just signed in.
         info.context.viewer = signed_in.viewer
         return LoginPayload(token=signed_in.token, user=signed_in.user)
 
-    @strawberry.mutation(
+    @mutation(
+        LogoutPayload,
         description=(
             "End the session this request is signed in with. Its websockets, on every "
             "server process, are closed with 4401 within seconds."
-        )
+        ),
     )
     async def logout(self, info: strawberry.Info) -> LogoutPayload:
         await auth.logout(info.context.require_viewer(), info.context.bus)
         return LogoutPayload()
 
-    @strawberry.mutation(
+    @mutation(
+        LoginPayload,
         description=(
             "Change the password: every session of the user ends (their websockets close "
             "with 4401 within seconds); the payload has a new token for this device."
-        )
+        ),
     )
     async def change_password(
         self, info: strawberry.Info, input: ChangePasswordInput
     ) -> LoginPayload:
-        viewer = info.context.require_viewer()
-        try:
-            signed_in = await auth.change_password(
-                info.context.settings.secret_key,
-                _ttl(info),
-                viewer,
-                input.current_password,
-                input.new_password,
-                info.context.bus,
-            )
-        except Refused as refused:
-            return LoginPayload(errors=refused.errors)
+        signed_in = await auth.change_password(
+            info.context.settings.secret_key,
+            _ttl(info),
+            info.context.require_viewer(),
+            input.current_password,
+            input.new_password,
+            info.context.bus,
+        )
         info.context.viewer = signed_in.viewer
         return LoginPayload(token=signed_in.token, user=signed_in.user)

@@ -8,10 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from guichet.resolvers import comments, people
-from guichet.resolvers.errors import Refused
-from guichet.schema.attachments import Attachment, Upload
-from guichet.schema.errors import UserError
+from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.ticket_enums import Channel
@@ -57,34 +56,29 @@ class AddCommentInput:
     )
 
 
-@strawberry.type
+@payload
 class CommentPayload:
     comment: Comment | None = None
     ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class CommentMutation:
-    @strawberry.mutation(
+    @mutation(
+        CommentPayload,
         description=(
             "Reply publicly or add an internal note. End users write public replies only and "
             "reopen a solved ticket by replying; light agents write internal notes only."
-        )
+        ),
     )
     async def add_comment(self, info: strawberry.Info, input: AddCommentInput) -> CommentPayload:
         if input.attachments:
-            from guichet.schema.tickets import NO_ATTACHMENTS
-
             return CommentPayload(errors=[NO_ATTACHMENTS])
-        try:
-            comment, ticket = await comments.add_comment(
-                info.context,
-                ticket_id=input.ticket_id,
-                body=input.body,
-                public=input.public,
-                idempotency_key=input.idempotency_key,
-            )
-        except Refused as refused:
-            return CommentPayload(errors=refused.errors)
+        comment, ticket = await comments.add_comment(
+            info.context,
+            ticket_id=input.ticket_id,
+            body=input.body,
+            public=input.public,
+            idempotency_key=input.idempotency_key,
+        )
         return CommentPayload(comment=comment, ticket=ticket)

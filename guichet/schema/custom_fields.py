@@ -7,8 +7,7 @@ from strawberry.scalars import JSON
 
 from guichet.models.people import Role
 from guichet.resolvers import custom_fields
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires
 from guichet.schema.ticket_enums import CustomFieldType, FieldVisibility
@@ -54,10 +53,9 @@ class CreateCustomFieldInput:
     required_for_end_users: bool = False
 
 
-@strawberry.type
+@payload
 class CustomFieldPayload:
     custom_field: CustomField | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -69,20 +67,17 @@ class CustomFieldQuery:
 
 @strawberry.type
 class CustomFieldMutation:
-    @strawberry.mutation(extensions=[requires(Role.ADMIN)])
+    @mutation(CustomFieldPayload, extensions=[requires(Role.ADMIN)])
     async def create_custom_field(
         self, info: strawberry.Info, input: CreateCustomFieldInput
     ) -> CustomFieldPayload | None:
-        try:
-            field = await custom_fields.create_custom_field(
-                info.context.require_viewer(),
-                key=input.key,
-                title=input.title,
-                type=input.type,
-                visibility=input.visibility,
-                options=input.options,
-                required_for_end_users=input.required_for_end_users,
-            )
-        except Refused as refused:
-            return CustomFieldPayload(errors=refused.errors)
+        field = await custom_fields.create_custom_field(
+            info.context.require_viewer(),
+            key=input.key,
+            title=input.title,
+            type=input.type,
+            visibility=input.visibility,
+            options=input.options,
+            required_for_end_users=input.required_for_end_users,
+        )
         return CustomFieldPayload(custom_field=field)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from guichet.resolvers import activities, approvals, notifications, tickets
-from guichet.resolvers.errors import Refused
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.relay import Connection, Node, connection, page_size
 from guichet.subscriptions import notifications as live
 
@@ -63,10 +63,16 @@ class MarkNotificationsReadInput:
     )
 
 
-@strawberry.type
+@payload
 class MarkNotificationsReadPayload:
     unread_count: int
-    errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    async def refused(
+        cls, info: strawberry.Info, errors: list[UserError]
+    ) -> MarkNotificationsReadPayload:
+        """Nothing was marked: the count is still the viewer's, as unreadCount is non-null."""
+        return cls(unread_count=await notifications.unread_count(info.context), errors=errors)
 
 
 @strawberry.type
@@ -105,21 +111,18 @@ class NotificationQuery:
 
 @strawberry.type
 class NotificationMutation:
-    @strawberry.mutation(
+    @mutation(
+        MarkNotificationsReadPayload,
         description=(
             "Mark the viewer's notifications read: those named, or all of them. An id that is "
             "not one of the viewer's notifications answers NOT_FOUND and nothing is marked."
-        )
+        ),
     )
     async def mark_notifications_read(
         self, info: strawberry.Info, input: MarkNotificationsReadInput
     ) -> MarkNotificationsReadPayload:
         given = None if input.ids is None else [str(i) for i in input.ids]
-        try:
-            unread = await notifications.mark_read(info.context, given)
-        except Refused as refused:
-            unread = await notifications.unread_count(info.context)
-            return MarkNotificationsReadPayload(unread_count=unread, errors=refused.errors)
+        unread = await notifications.mark_read(info.context, given)
         return MarkNotificationsReadPayload(unread_count=unread)
 
 

@@ -10,8 +10,8 @@ from guichet.models.people import Role as RoleValue
 from guichet.resolvers import access, accounts, auth, people
 from guichet.resolvers.errors import Refused
 from guichet.schema.enums import Role, UserRoleInput
-from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.relay import (
     Connection,
     Node,
@@ -98,10 +98,9 @@ class CreateUserInput:
     group_ids: list[strawberry.ID] | None = None
 
 
-@strawberry.type
+@payload
 class UserPayload:
     user: User | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -110,10 +109,9 @@ class CreateOrganizationInput:
     shared_tickets: bool | None = None
 
 
-@strawberry.type
+@payload
 class OrganizationPayload:
     organization: Organization | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -122,10 +120,9 @@ class CreateGroupInput:
     agent_ids: list[strawberry.ID] | None = None
 
 
-@strawberry.type
+@payload
 class GroupPayload:
     group: Group | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
@@ -153,7 +150,8 @@ class PeopleQuery:
 
 @strawberry.type
 class PeopleMutation:
-    @strawberry.mutation(
+    @mutation(
+        UserPayload,
         extensions=[requires(RoleValue.AGENT)],
         description="Add a person. Agents may add end users only; admins any role but owner.",
     )
@@ -161,52 +159,44 @@ class PeopleMutation:
         self, info: strawberry.Info, input: CreateUserInput
     ) -> UserPayload | None:
         viewer = info.context.require_viewer()
-        try:
-            password_hash = None
-            if input.password is not None:
-                if problem := people.password_error(input.password, ["input", "password"]):
-                    raise Refused(problem)
-                password_hash = await auth.hash_password(input.password)
-            user = await accounts.create_user(
-                viewer,
-                name=input.name,
-                email=input.email,
-                role=input.role.role,
-                password_hash=password_hash,
-                organization_ids=input.organization_ids,
-                group_ids=input.group_ids,
-            )
-        except Refused as refused:
-            return UserPayload(errors=refused.errors)
+        password_hash = None
+        if input.password is not None:
+            if problem := people.password_error(input.password, ["input", "password"]):
+                raise Refused(problem)
+            password_hash = await auth.hash_password(input.password)
+        user = await accounts.create_user(
+            viewer,
+            name=input.name,
+            email=input.email,
+            role=input.role.role,
+            password_hash=password_hash,
+            organization_ids=input.organization_ids,
+            group_ids=input.group_ids,
+        )
         return UserPayload(user=user)
 
-    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    @mutation(OrganizationPayload, extensions=[requires(RoleValue.ADMIN)])
     async def create_organization(
         self, info: strawberry.Info, input: CreateOrganizationInput
     ) -> OrganizationPayload | None:
-        try:
-            org = await accounts.create_organization(
-                info.context.require_viewer(),
-                name=input.name,
-                shared_tickets=bool(input.shared_tickets),
-            )
-        except Refused as refused:
-            return OrganizationPayload(errors=refused.errors)
+        org = await accounts.create_organization(
+            info.context.require_viewer(),
+            name=input.name,
+            shared_tickets=bool(input.shared_tickets),
+        )
         return OrganizationPayload(organization=org)
 
-    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    @mutation(GroupPayload, extensions=[requires(RoleValue.ADMIN)])
     async def create_group(
         self, info: strawberry.Info, input: CreateGroupInput
     ) -> GroupPayload | None:
-        try:
-            group = await accounts.create_group(
-                info.context.require_viewer(), name=input.name, agent_ids=input.agent_ids
-            )
-        except Refused as refused:
-            return GroupPayload(errors=refused.errors)
+        group = await accounts.create_group(
+            info.context.require_viewer(), name=input.name, agent_ids=input.agent_ids
+        )
         return GroupPayload(group=group)
 
-    @strawberry.mutation(
+    @mutation(
+        OrganizationPayload,
         extensions=[requires(RoleValue.AGENT)],
         description="Put a user in an organization (nothing changes if already a member).",
     )
@@ -215,13 +205,14 @@ class PeopleMutation:
     ) -> OrganizationPayload | None:
         return await _organization_membership(info, input, member=True)
 
-    @strawberry.mutation(extensions=[requires(RoleValue.AGENT)])
+    @mutation(OrganizationPayload, extensions=[requires(RoleValue.AGENT)])
     async def remove_organization_member(
         self, info: strawberry.Info, input: OrganizationMembershipInput
     ) -> OrganizationPayload | None:
         return await _organization_membership(info, input, member=False)
 
-    @strawberry.mutation(
+    @mutation(
+        GroupPayload,
         extensions=[requires(RoleValue.ADMIN)],
         description="Put an agent in a group (nothing changes if already a member).",
     )
@@ -230,7 +221,7 @@ class PeopleMutation:
     ) -> GroupPayload | None:
         return await _group_membership(info, input, member=True)
 
-    @strawberry.mutation(extensions=[requires(RoleValue.ADMIN)])
+    @mutation(GroupPayload, extensions=[requires(RoleValue.ADMIN)])
     async def remove_group_member(
         self, info: strawberry.Info, input: GroupMembershipInput
     ) -> GroupPayload | None:
@@ -240,25 +231,19 @@ class PeopleMutation:
 async def _organization_membership(
     info: strawberry.Info, input: OrganizationMembershipInput, *, member: bool
 ) -> OrganizationPayload:
-    try:
-        org = await accounts.set_organization_membership(
-            info.context,
-            organization_id=input.organization_id,
-            user_id=input.user_id,
-            member=member,
-        )
-    except Refused as refused:
-        return OrganizationPayload(errors=refused.errors)
+    org = await accounts.set_organization_membership(
+        info.context,
+        organization_id=input.organization_id,
+        user_id=input.user_id,
+        member=member,
+    )
     return OrganizationPayload(organization=org)
 
 
 async def _group_membership(
     info: strawberry.Info, input: GroupMembershipInput, *, member: bool
 ) -> GroupPayload:
-    try:
-        group = await accounts.set_group_membership(
-            info.context, group_id=input.group_id, user_id=input.user_id, member=member
-        )
-    except Refused as refused:
-        return GroupPayload(errors=refused.errors)
+    group = await accounts.set_group_membership(
+        info.context, group_id=input.group_id, user_id=input.user_id, member=member
+    )
     return GroupPayload(group=group)

@@ -11,9 +11,8 @@ import strawberry
 from guichet.models import resolutions as models
 from guichet.models.people import Role
 from guichet.resolvers import people, resolutions, satisfaction
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires
@@ -111,23 +110,20 @@ class UpdateArticleInput:
     published: bool | None = None
 
 
-@strawberry.type
+@payload
 class ResolutionPayload:
     resolution: Resolution | None = None
     ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@payload
 class SatisfactionPayload:
     satisfaction: SatisfactionRating | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@payload
 class ArticlePayload:
     article: Article | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -158,60 +154,55 @@ class ResolutionQuery:
 
 @strawberry.type
 class ResolutionMutation:
-    @strawberry.mutation(
+    @mutation(
+        ResolutionPayload,
         description=(
             "Agents: write how a SOLVED or CLOSED ticket was resolved (again to change it); "
             "optionally publish it to the help center and e-mail it to the requester."
-        )
+        ),
     )
     async def set_resolution(
         self, info: strawberry.Info, input: SetResolutionInput
     ) -> ResolutionPayload:
-        try:
-            resolution, ticket = await resolutions.set_resolution(
-                info.context,
-                ticket_id=input.ticket_id,
-                body=input.body,
-                publish_as_article=bool(input.publish_as_article),
-                article_title=input.article_title,
-                notify_requester=bool(input.notify_requester),
-            )
-        except Refused as refused:
-            return ResolutionPayload(errors=refused.errors)
+        resolution, ticket = await resolutions.set_resolution(
+            info.context,
+            ticket_id=input.ticket_id,
+            body=input.body,
+            publish_as_article=bool(input.publish_as_article),
+            article_title=input.article_title,
+            notify_requester=bool(input.notify_requester),
+        )
         return ResolutionPayload(resolution=resolution, ticket=ticket)
 
-    @strawberry.mutation(
+    @mutation(
+        SatisfactionPayload,
         description=(
             "The requester rates a SOLVED or CLOSED ticket, or changes the rating, "
             "during the window after solving."
-        )
+        ),
     )
     async def rate_satisfaction(
         self, info: strawberry.Info, input: RateSatisfactionInput
     ) -> SatisfactionPayload:
-        try:
-            rating = await satisfaction.rate(
-                info.context,
-                ticket_id=input.ticket_id,
-                score=input.score,
-                comment=input.comment,
-            )
-        except Refused as refused:
-            return SatisfactionPayload(errors=refused.errors)
+        rating = await satisfaction.rate(
+            info.context,
+            ticket_id=input.ticket_id,
+            score=input.score,
+            comment=input.comment,
+        )
         return SatisfactionPayload(satisfaction=rating)
 
-    @strawberry.mutation(description="Agents: edit, publish or unpublish a help-center article.")
+    @mutation(
+        ArticlePayload, description="Agents: edit, publish or unpublish a help-center article."
+    )
     async def update_article(
         self, info: strawberry.Info, input: UpdateArticleInput
     ) -> ArticlePayload:
-        try:
-            article = await resolutions.update_article(
-                info.context,
-                article_id=input.id,
-                title=input.title,
-                body=input.body,
-                published=input.published,
-            )
-        except Refused as refused:
-            return ArticlePayload(errors=refused.errors)
+        article = await resolutions.update_article(
+            info.context,
+            article_id=input.id,
+            title=input.title,
+            body=input.body,
+            published=input.published,
+        )
         return ArticlePayload(article=article)

@@ -22,15 +22,16 @@ from guichet.resolvers import (
     tickets,
     time_tracking,
 )
-from guichet.resolvers.errors import BadRequest, Refused
+from guichet.resolvers.errors import BadRequest
 from guichet.schema.activities import Activity
 from guichet.schema.approvals import ApprovalRequest
-from guichet.schema.attachments import Attachment, Upload
+from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
 from guichet.schema.comments import Comment
 from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
 from guichet.schema.history import TicketEvent
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import Group, Organization, User
 from guichet.schema.relay import Connection, Node, after_position, connection, page_size
 from guichet.schema.resolutions import Resolution, SatisfactionRating
@@ -305,59 +306,41 @@ class CreateFollowUpInput:
     description: str
 
 
-@strawberry.type
+@payload
 class TicketPayload:
     ticket: Ticket | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-NO_ATTACHMENTS = UserError(
-    field=["input", "attachments"],
-    message="Attachments are not accepted yet; send the ticket without files.",
-    code="ATTACHMENTS_NOT_SUPPORTED",
-)
 
 
 @strawberry.type
 class TicketMutation:
-    @strawberry.mutation(description="Open a request.")
+    @mutation(TicketPayload, description="Open a request.")
     async def create_ticket(self, info: strawberry.Info, input: CreateTicketInput) -> TicketPayload:
         if input.attachments:
             return TicketPayload(errors=[NO_ATTACHMENTS])
-        try:
-            return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, input))
-        except Refused as refused:
-            return TicketPayload(errors=refused.errors)
+        return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, input))
 
-    @strawberry.mutation(description="Change a ticket's properties, status included.")
+    @mutation(TicketPayload, description="Change a ticket's properties, status included.")
     async def update_ticket(self, info: strawberry.Info, input: UpdateTicketInput) -> TicketPayload:
-        try:
-            return TicketPayload(ticket=await ticket_updates.update_ticket(info.context, input))
-        except Refused as refused:
-            return TicketPayload(errors=refused.errors)
+        return TicketPayload(ticket=await ticket_updates.update_ticket(info.context, input))
 
-    @strawberry.mutation(
-        description="End users: mark an own request solved; it must have an assignee."
+    @mutation(
+        TicketPayload,
+        description="End users: mark an own request solved; it must have an assignee.",
     )
     async def mark_solved(self, info: strawberry.Info, ticket_id: strawberry.ID) -> TicketPayload:
-        try:
-            return TicketPayload(ticket=await ticket_updates.mark_solved(info.context, ticket_id))
-        except Refused as refused:
-            return TicketPayload(errors=refused.errors)
+        return TicketPayload(ticket=await ticket_updates.mark_solved(info.context, ticket_id))
 
-    @strawberry.mutation(
-        description="A new ticket linked to a closed one (closed tickets never reopen)."
+    @mutation(
+        TicketPayload,
+        description="A new ticket linked to a closed one (closed tickets never reopen).",
     )
     async def create_follow_up(
         self, info: strawberry.Info, input: CreateFollowUpInput
     ) -> TicketPayload:
-        try:
-            ticket = await ticket_opening.create_follow_up(
-                info.context,
-                ticket_id=input.ticket_id,
-                subject=input.subject,
-                description=input.description,
-            )
-        except Refused as refused:
-            return TicketPayload(errors=refused.errors)
+        ticket = await ticket_opening.create_follow_up(
+            info.context,
+            ticket_id=input.ticket_id,
+            subject=input.subject,
+            description=input.description,
+        )
         return TicketPayload(ticket=ticket)

@@ -1,8 +1,8 @@
 """Time tracking: entries on tickets, their costs, billing, and time statistics.
 
 Only agents and above ever reach a TimeEntry (Ticket.timeEntries carries @requires(AGENT),
-`node` loads one through access.time_entry, the mutations refuse everyone else), so its
-fields, costs and billing included, are plain: no @requires of their own.
+`node` loads one through time_tracking.time_entry_for_viewer, the mutations refuse everyone
+else), so its fields, costs and billing included, are plain: no @requires of their own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ import strawberry
 from guichet.models import time_tracking as models
 from guichet.models.people import Role
 from guichet.resolvers import people, tickets, time_billing, time_tracking
-from guichet.resolvers.errors import Refused
-from guichet.schema.errors import UserError
 from guichet.schema.fields import related
+from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires
@@ -133,29 +132,25 @@ class MarkBilledInput:
     invoice_ref: str = strawberry.field(description="The invoice's reference (100 characters).")
 
 
-@strawberry.type
+@payload
 class TimeEntryPayload:
     time_entry: TimeEntry | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@payload
 class DeleteTimeEntryPayload:
     deleted_time_entry_id: strawberry.ID | None = None
     ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@payload
 class HourlyRatePayload:
     hourly_rate: HourlyRate | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@payload
 class MarkBilledPayload:
     time_entries: list[TimeEntry] | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 # ---------------------------------------------------------------- root fields
@@ -186,61 +181,56 @@ class TimeTrackingQuery:
 
 @strawberry.type
 class TimeTrackingMutation:
-    @strawberry.mutation(description="Agents and admins: log minutes spent on a ticket.")
+    @mutation(TimeEntryPayload, description="Agents and admins: log minutes spent on a ticket.")
     async def log_time(self, info: strawberry.Info, input: LogTimeInput) -> TimeEntryPayload:
-        try:
-            entry = await time_tracking.log_time(
-                info.context,
-                ticket_id=input.ticket_id,
-                minutes=input.minutes,
-                billable=input.billable,
-                note=input.note,
-                worked_on=input.worked_on,
-            )
-        except Refused as refused:
-            return TimeEntryPayload(errors=refused.errors)
+        entry = await time_tracking.log_time(
+            info.context,
+            ticket_id=input.ticket_id,
+            minutes=input.minutes,
+            billable=input.billable,
+            note=input.note,
+            worked_on=input.worked_on,
+        )
         return TimeEntryPayload(time_entry=entry)
 
-    @strawberry.mutation(description="Change an own entry (admins: any) until it is billed.")
+    @mutation(
+        TimeEntryPayload,
+        description="Change an own entry (admins: any) until it is billed.",
+    )
     async def update_time_entry(
         self, info: strawberry.Info, input: UpdateTimeEntryInput
     ) -> TimeEntryPayload:
-        try:
-            entry = await time_tracking.update_time_entry(info.context, input)
-        except Refused as refused:
-            return TimeEntryPayload(errors=refused.errors)
+        entry = await time_tracking.update_time_entry(info.context, input)
         return TimeEntryPayload(time_entry=entry)
 
-    @strawberry.mutation(description="Delete an own entry (admins: any) until it is billed.")
+    @mutation(
+        DeleteTimeEntryPayload,
+        description="Delete an own entry (admins: any) until it is billed.",
+    )
     async def delete_time_entry(
         self, info: strawberry.Info, input: DeleteTimeEntryInput
     ) -> DeleteTimeEntryPayload:
-        try:
-            deleted = await time_tracking.delete_time_entry(info.context, input.id)
-        except Refused as refused:
-            return DeleteTimeEntryPayload(errors=refused.errors)
+        deleted = await time_tracking.delete_time_entry(info.context, input.id)
         return DeleteTimeEntryPayload(deleted_time_entry_id=deleted.entry_id, ticket=deleted.ticket)
 
-    @strawberry.mutation(description="Admins: set a staff member's hourly rate for new entries.")
+    @mutation(
+        HourlyRatePayload,
+        description="Admins: set a staff member's hourly rate for new entries.",
+    )
     async def set_hourly_rate(
         self, info: strawberry.Info, input: SetHourlyRateInput
     ) -> HourlyRatePayload:
-        try:
-            rate = await time_billing.set_hourly_rate(
-                info.context, agent_id=input.agent_id, cents=input.cents
-            )
-        except Refused as refused:
-            return HourlyRatePayload(errors=refused.errors)
+        rate = await time_billing.set_hourly_rate(
+            info.context, agent_id=input.agent_id, cents=input.cents
+        )
         return HourlyRatePayload(hourly_rate=rate)
 
-    @strawberry.mutation(
-        description="Admins: mark BILLABLE entries BILLED on an invoice, all of them or none."
+    @mutation(
+        MarkBilledPayload,
+        description="Admins: mark BILLABLE entries BILLED on an invoice, all of them or none.",
     )
     async def mark_billed(self, info: strawberry.Info, input: MarkBilledInput) -> MarkBilledPayload:
-        try:
-            entries = await time_billing.mark_billed(
-                info.context, entry_ids=input.entry_ids, invoice_ref=input.invoice_ref
-            )
-        except Refused as refused:
-            return MarkBilledPayload(errors=refused.errors)
+        entries = await time_billing.mark_billed(
+            info.context, entry_ids=input.entry_ids, invoice_ref=input.invoice_ref
+        )
         return MarkBilledPayload(time_entries=entries)
