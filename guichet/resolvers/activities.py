@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from strawberry import UNSET
 from tortoise.transactions import in_transaction
 
 from guichet.models.activities import Activity, ActivityKind, ReminderChannel
@@ -28,6 +27,7 @@ from guichet.resolvers import access, ids
 from guichet.resolvers.context import Context
 from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
+from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 from guichet.resolvers.tickets import (
     MAX_BODY,
@@ -220,10 +220,6 @@ def _refuse(code: ActivityErrorCode, field: str) -> Refused:
     return Refused(UserError(MESSAGES[code], code, ["input", field]))
 
 
-def _given(value: Any) -> bool:
-    return value is not UNSET
-
-
 def _utc(value: datetime | None) -> datetime | None:
     """Stored in UTC (SQLite compares timestamps as text); a naive time is taken as UTC."""
     if value is None:
@@ -293,7 +289,35 @@ def _may_write(viewer: Viewer) -> None:
         raise Forbidden("Only staff add and update activities.")
 
 
-async def add_activity(context: Context, request: Any) -> ActivityRow:
+@dataclass(frozen=True, slots=True)
+class NewActivity:
+    """addActivity's input, as plain values."""
+
+    ticket_id: str
+    kind: ActivityKind
+    subject: str
+    description: str | None = None
+    owner_id: str | None = None
+    due_at: datetime | None = None
+    remind_at: datetime | None = None
+    reminder_channels: Sequence[ReminderChannel] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityChanges:
+    """updateActivity's input: only the fields not OMITTED change; null clears."""
+
+    id: str
+    subject: str | OmittedType | None = OMITTED
+    description: str | OmittedType | None = OMITTED
+    owner_id: str | OmittedType | None = OMITTED
+    due_at: datetime | OmittedType | None = OMITTED
+    remind_at: datetime | OmittedType | None = OMITTED
+    reminder_channels: Sequence[ReminderChannel] | OmittedType | None = OMITTED
+    completed: bool | OmittedType | None = OMITTED
+
+
+async def add_activity(context: Context, request: NewActivity) -> ActivityRow:
     viewer = context.require_viewer()
     _may_write(viewer)
     ticket = await target_ticket(context, request.ticket_id)
@@ -323,7 +347,7 @@ async def add_activity(context: Context, request: Any) -> ActivityRow:
     return row_of(activity)
 
 
-async def update_activity(context: Context, request: Any) -> ActivityRow:
+async def update_activity(context: Context, request: ActivityChanges) -> ActivityRow:
     """Only the fields given change; null clears description, dueAt and remindAt (which
     removes the reminder). A new remindAt re-arms the reminder; completing cancels it."""
     viewer = context.require_viewer()
@@ -335,38 +359,38 @@ async def update_activity(context: Context, request: Any) -> ActivityRow:
         if activity is None:
             raise NotFound("No such activity.")
         ticket = await ticket_for_viewer(context, activity.ticket_id)
-        if _given(request.subject):
+        if given(request.subject):
             activity.subject = _subject(request.subject)
-        if _given(request.description):
+        if given(request.description):
             activity.description = _description(request.description)
-        if _given(request.due_at):
+        if given(request.due_at):
             activity.due_at = _utc(request.due_at)
         previous_owner = activity.owner_id
         owner = await (
-            _owner(request.owner_id) if _given(request.owner_id) else User.get(id=previous_owner)
+            _owner(request.owner_id) if given(request.owner_id) else User.get(id=previous_owner)
         )
         activity.owner_id = owner.id
         completed = activity.completed_at is not None
-        if _given(request.completed) and request.completed is not None:
+        if given(request.completed) and request.completed is not None:
             completed = request.completed
         remind_at, channels = activity.remind_at, channels_of(activity.reminder_channels)
-        if _given(request.remind_at):
+        if given(request.remind_at):
             remind_at = _utc(request.remind_at)
             if remind_at is None:
                 channels = []
-        if _given(request.reminder_channels):
+        if given(request.reminder_channels):
             channels = list(request.reminder_channels or ())
-        setting = (_given(request.remind_at) and remind_at is not None) or (
-            _given(request.reminder_channels) and channels
+        setting = (given(request.remind_at) and remind_at is not None) or (
+            given(request.reminder_channels) and channels
         )
         if completed and setting:
             raise _refuse(ActivityErrorCode.REMINDER_ON_COMPLETED, "remindAt")
-        reminder_changed = _given(request.remind_at) or _given(request.reminder_channels)
+        reminder_changed = given(request.remind_at) or given(request.reminder_channels)
         if not completed and (reminder_changed or owner.id != previous_owner):
-            armed = activity.reminded_at is None or _given(request.remind_at)
+            armed = activity.reminded_at is None or given(request.remind_at)
             if reminder_changed or armed:
                 _check_reminder(remind_at, channels, owner, check_time=reminder_changed)
-        if _given(request.remind_at):
+        if given(request.remind_at):
             activity.reminded_at = None  # re-armed (or removed)
         activity.remind_at, activity.reminder_channels = remind_at, stored_channels(channels)
         if completed and activity.completed_at is None:

@@ -15,7 +15,6 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from strawberry import UNSET
 from tortoise.transactions import in_transaction
 
 from guichet.models.people import Role
@@ -24,6 +23,7 @@ from guichet.models.time_tracking import BillStatus, TimeEntry
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
+from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
 from guichet.resolvers.tickets import (
     TicketRow,
@@ -297,21 +297,32 @@ async def _entry_to_change(viewer: Viewer, entry_id: str) -> TimeEntry:
     return entry
 
 
-async def update_time_entry(context: Context, request: Any) -> TimeEntryRow:
+@dataclass(frozen=True, slots=True)
+class TimeEntryChanges:
+    """updateTimeEntry's input: only the fields not OMITTED change; a null note clears it."""
+
+    id: str
+    minutes: int | OmittedType | None = OMITTED
+    billable: bool | OmittedType | None = OMITTED
+    note: str | OmittedType | None = OMITTED
+    worked_on: datetime | OmittedType | None = OMITTED
+
+
+async def update_time_entry(context: Context, request: TimeEntryChanges) -> TimeEntryRow:
     """Only the fields given change; a null note clears it. The captured rate stays."""
     viewer = _time_keeper(context)
     errors: list[UserError | None] = []
-    day = UNSET
-    if request.minutes is not UNSET:
+    day: date | OmittedType | None = OMITTED
+    if given(request.minutes):
         errors.append(_minutes_error(request.minutes))
-    if request.note is not UNSET:
+    if given(request.note):
         errors.append(_note_error(request.note))
     for name, value in (("billable", request.billable), ("workedOn", request.worked_on)):
         if value is None:
             errors.append(
                 UserError(f"{name} cannot be null.", TimeErrorCode.REQUIRED, ["input", name])
             )
-    if request.worked_on is not None and request.worked_on is not UNSET:
+    if request.worked_on is not None and given(request.worked_on):
         day, day_error = _worked_on(request.worked_on)
         errors.append(day_error)
     changes = Changes()
@@ -319,13 +330,13 @@ async def update_time_entry(context: Context, request: Any) -> TimeEntryRow:
         entry = await _entry_to_change(viewer, request.id)
         refuse_if_any(*errors)
         before = {"minutes": entry.minutes, "billable": _billable(entry)}
-        if request.minutes is not UNSET:
+        if given(request.minutes):
             entry.minutes = request.minutes
-        if request.billable is not UNSET:
+        if given(request.billable):
             entry.bill_status = _status(request.billable)
-        if request.note is not UNSET:
+        if given(request.note):
             entry.note = request.note if request.note and request.note.strip() else None
-        if day is not UNSET:
+        if given(day):
             entry.worked_on = day
         await entry.save()
         await _record(changes, entry, viewer, "UPDATED", previous=before)

@@ -11,6 +11,7 @@ from guichet.models import activities as models
 from guichet.models.people import Role
 from guichet.resolvers import activities, people, tickets
 from guichet.schema.fields import related
+from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node, page_size
@@ -118,10 +119,12 @@ class ActivityQuery:
 class ActivityMutation:
     @mutation(ActivityPayload, description="Staff: add a task, call or event to a ticket.")
     async def add_activity(self, info: strawberry.Info, input: AddActivityInput) -> ActivityPayload:
-        return ActivityPayload(activity=await activities.add_activity(info.context, input))
+        request = plain(input, activities.NewActivity)
+        return ActivityPayload(activity=await activities.add_activity(info.context, request))
 
     @mutation(ActivityPayload, description="Staff: change, complete or reopen an activity.")
     async def update_activity(
         self, info: strawberry.Info, input: UpdateActivityInput
     ) -> ActivityPayload:
-        return ActivityPayload(activity=await activities.update_activity(info.context, input))
+        changes = plain(input, activities.ActivityChanges)
+        return ActivityPayload(activity=await activities.update_activity(info.context, changes))

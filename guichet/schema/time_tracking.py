@@ -17,6 +17,7 @@ from guichet.models import time_tracking as models
 from guichet.models.people import Role
 from guichet.resolvers import people, tickets, time_billing, time_tracking
 from guichet.schema.fields import related
+from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
@@ -200,7 +201,8 @@ class TimeTrackingMutation:
     async def update_time_entry(
         self, info: strawberry.Info, input: UpdateTimeEntryInput
     ) -> TimeEntryPayload:
-        entry = await time_tracking.update_time_entry(info.context, input)
+        changes = plain(input, time_tracking.TimeEntryChanges)
+        entry = await time_tracking.update_time_entry(info.context, changes)
         return TimeEntryPayload(time_entry=entry)
 
     @mutation(
