@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from guichet.models.notifications import Notification
 from guichet.resolvers import access, ids
-from guichet.resolvers.errors import BadRequest, CommonErrorCode, NotFound, Refused, UserError
+from guichet.resolvers.errors import BadRequest, CommonErrorCode, Refused, UserError
 from guichet.resolvers.sql import as_datetime, execute, fetch, placeholders
 
 if TYPE_CHECKING:
@@ -232,10 +232,7 @@ async def notifications_by_id(
 
 async def notification_for_viewer(context: Context, pk: int) -> NotificationRow:
     """One of the viewer's notifications (`node(id:)`), or NotFound."""
-    found = await context.loader(notifications_by_id).load(pk)
-    if found is None:
-        raise NotFound()
-    return found
+    return await context.visible_one(notifications_by_id, pk)
 
 
 async def notifications_after(context: Context, after_pk: int, limit: int) -> list[NotificationRow]:

@@ -1,4 +1,10 @@
-"""The `guichet` command."""
+"""The `guichet` command.
+
+Each command imports what it runs inside its own function (the database, the schema,
+uvicorn, the worker): all of them up front would cost every command about a second more
+(0.4 s against 1.5 s to import, on a 2-core machine) before `guichet --help` or
+`guichet migrate` even starts. No import here is deferred to dodge a cycle.
+"""
 
 from __future__ import annotations
 
