@@ -148,11 +148,19 @@ def checked_value(field: CustomFieldRow, value: Any, path: list[str]) -> Any:
     raise invalid("has an unknown type.")
 
 
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    """A custom field's value as a client sends it, not checked yet."""
+
+    key: str
+    value: Any = None
+
+
 def checked_values(
-    viewer_fields: dict[str, CustomFieldRow], inputs: Sequence[Any] | None, path: list[str]
+    viewer_fields: dict[str, CustomFieldRow], inputs: Sequence[FieldValue] | None, path: list[str]
 ) -> dict[CustomFieldRow, Any]:
-    """{field: value} for input values (objects with .key and .value). A key the viewer
-    may not see is unknown: customers never learn that agent-only fields exist."""
+    """{field: value} for input values. A key the viewer may not see is unknown: customers
+    never learn that agent-only fields exist."""
     values: dict[str, tuple[CustomFieldRow, Any]] = {}
     for i, item in enumerate(inputs or ()):
         where = [*path, str(i)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tortoise.transactions import in_transaction
 
@@ -12,10 +13,13 @@ from guichet.models.tickets import (
     Ticket,
     TicketCc,
     TicketEventKind,
+    TicketPriority,
     TicketStatus,
     TicketTag,
+    TicketType,
 )
 from guichet.resolvers import access, custom_fields, idempotency, ids
+from guichet.resolvers.custom_fields import FieldValue
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import fetch
@@ -50,7 +54,25 @@ async def next_ticket_number() -> int:
     return rows[0]["last_number"]
 
 
-async def create_ticket(context: Context, request: Any) -> TicketRow:
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    """createTicket's input, as plain values (attachments are refused before the rule)."""
+
+    subject: str
+    description: str
+    requester_id: str | None = None
+    cc_emails: list[str] | None = None
+    organization_id: str | None = None
+    type: TicketType | None = None
+    priority: TicketPriority | None = None
+    group_id: str | None = None
+    assignee_id: str | None = None
+    tags: list[str] | None = None
+    custom_fields: list[FieldValue] | None = None
+    idempotency_key: str | None = None
+
+
+async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
     """Open a request. A customer is always its requester (via PORTAL); an agent may open
     it on behalf of a requester (via WEB) and set every field."""
     viewer = context.require_viewer()

@@ -8,10 +8,10 @@ block SOLVED and CLOSED) by appending to CLOSE_BLOCKERS.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from strawberry import UNSET
 from tortoise.transactions import in_transaction
 
 from guichet.models.tickets import (
@@ -19,12 +19,16 @@ from guichet.models.tickets import (
     Ticket,
     TicketCc,
     TicketEventKind,
+    TicketPriority,
     TicketStatus,
     TicketTag,
+    TicketType,
 )
 from guichet.resolvers import access, approvals, custom_fields, ids
+from guichet.resolvers.custom_fields import FieldValue
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
+from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.tickets import (
     MAX_SUBJECT,
     TicketErrorCode,
@@ -111,17 +115,30 @@ async def locked_ticket(pk: int) -> Ticket:
     return await Ticket.select_for_update().get(id=pk)
 
 
-def _given(value: Any) -> bool:
-    return value is not UNSET
+@dataclass(frozen=True, slots=True)
+class TicketChanges:
+    """updateTicket's input: only the fields not OMITTED change; null clears."""
+
+    id: str
+    subject: str | OmittedType | None = OMITTED
+    status: TicketStatus | OmittedType | None = OMITTED
+    type: TicketType | OmittedType | None = OMITTED
+    priority: TicketPriority | OmittedType | None = OMITTED
+    group_id: str | OmittedType | None = OMITTED
+    assignee_id: str | OmittedType | None = OMITTED
+    organization_id: str | OmittedType | None = OMITTED
+    tags: list[str] | OmittedType | None = OMITTED
+    add_cc_emails: list[str] | OmittedType | None = OMITTED
+    custom_fields: list[FieldValue] | OmittedType | None = OMITTED
 
 
-def _refuse_customer_fields(request: Any) -> None:
+def _refuse_customer_fields(request: TicketChanges) -> None:
     errors = []
     for name, path in (
         ("subject", "subject"), ("status", "status"), ("type", "type"), ("priority", "priority"),
         ("group_id", "groupId"), ("assignee_id", "assigneeId"), ("tags", "tags"),
     ):  # fmt: skip
-        if _given(getattr(request, name)):
+        if given(getattr(request, name)):
             errors.append(
                 UserError(
                     f"Customers do not change {path}.", TicketErrorCode.NOT_ALLOWED, ["input", path]
@@ -131,7 +148,7 @@ def _refuse_customer_fields(request: Any) -> None:
         raise Refused(*errors)
 
 
-async def update_ticket(context: Context, request: Any) -> TicketRow:
+async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
     """Change a ticket's properties. Agents change anything; customers add CCs, set the
     organization and their public custom fields; light agents change nothing."""
     viewer = context.require_viewer()
@@ -145,14 +162,14 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
         raise Refused(
             UserError(MESSAGES["TICKET_CLOSED"], TicketErrorCode.TICKET_CLOSED, ["input", "id"])
         )
-    if _given(request.subject) and (
+    if given(request.subject) and (
         error := text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
     ):
         raise Refused(error)
     visible_fields = await custom_fields.fields_visible_to(viewer)
     values = custom_fields.checked_values(
         visible_fields,
-        request.custom_fields if _given(request.custom_fields) else None,
+        request.custom_fields if given(request.custom_fields) else None,
         ["input", "customFields"],
     )
     if not viewer.is_agent and (  # a customer may change a required field, not empty it
@@ -163,7 +180,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
         raise Refused(*cleared)
     tags = (
         normalized_tags(request.tags, ["input", "tags"])
-        if _given(request.tags) and request.tags is not None
+        if given(request.tags) and request.tags is not None
         else None
     )
     via = channel_of(viewer)
@@ -176,15 +193,15 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             )
         group_pk = (
             decoded(request.group_id, "Group", ["input", "groupId"])
-            if _given(request.group_id)
+            if given(request.group_id)
             else ticket.group_id
         )
         assignee_pk = (
             decoded(request.assignee_id, "User", ["input", "assigneeId"])
-            if _given(request.assignee_id)
+            if given(request.assignee_id)
             else ticket.assignee_id
         )
-        if _given(request.group_id) or _given(request.assignee_id):
+        if given(request.group_id) or given(request.assignee_id):
             await checked_assignee(assignee_pk, group_pk)
         await _set(
             changes,
@@ -192,7 +209,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             viewer,
             via,
             "subject",
-            request.subject.strip() if _given(request.subject) and request.subject else UNSET,
+            request.subject.strip() if given(request.subject) and request.subject else OMITTED,
         )
         await _set(changes, ticket, viewer, via, "type", request.type)
         await _set(changes, ticket, viewer, via, "priority", request.priority)
@@ -202,7 +219,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             viewer,
             via,
             "group_id",
-            group_pk if _given(request.group_id) else UNSET,
+            group_pk if given(request.group_id) else OMITTED,
             public=False,
             as_id="Group",
         )
@@ -213,10 +230,10 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             viewer,
             via,
             "assignee_id",
-            assignee_pk if _given(request.assignee_id) else UNSET,
+            assignee_pk if given(request.assignee_id) else OMITTED,
             as_id="User",
         )
-        if _given(request.organization_id):
+        if given(request.organization_id):
             org_pk = await checked_organization(
                 ticket.requester_id,
                 decoded(request.organization_id, "Organization", ["input", "organizationId"]),
@@ -225,7 +242,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
                 changes, ticket, viewer, via, "organization_id", org_pk, as_id="Organization"
             )
         new_status = (
-            request.status if _given(request.status) and request.status is not None else None
+            request.status if given(request.status) and request.status is not None else None
         )
         if (
             new_status is None
@@ -250,7 +267,7 @@ async def update_ticket(context: Context, request: Any) -> TicketRow:
             await ticket.save()
         if tags is not None:
             await _replace_tags(changes, ticket, tags, viewer, via)
-        if _given(request.add_cc_emails) and request.add_cc_emails:
+        if given(request.add_cc_emails) and request.add_cc_emails:
             await add_ccs(changes, ticket, request.add_cc_emails, viewer, via)
         await record_values(changes, ticket.id, values, viewer, via)
         if (
@@ -282,7 +299,7 @@ async def _set(
     public: bool = True,
     as_id: str | None = None,
 ) -> None:
-    if value is UNSET:
+    if not given(value):
         return
     previous = getattr(ticket, attribute)
     if previous == value:

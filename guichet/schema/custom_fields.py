@@ -43,6 +43,15 @@ class CustomFieldValueInput:
     value: JSON | None = None
 
 
+def field_values(
+    inputs: list[CustomFieldValueInput] | None,
+) -> list[custom_fields.FieldValue] | None:
+    """The values as the rules take them; null and a field left out (UNSET) pass through."""
+    if not inputs:
+        return inputs
+    return [custom_fields.FieldValue(item.key, item.value) for item in inputs]
+
+
 @strawberry.input
 class CreateCustomFieldInput:
     key: str = strawberry.field(description="Stable key: lower-case letters, digits and _.")

@@ -27,10 +27,11 @@ from guichet.schema.activities import Activity
 from guichet.schema.approvals import ApprovalRequest
 from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
 from guichet.schema.comments import Comment
-from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput
+from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput, field_values
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
 from guichet.schema.history import TicketEvent
+from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import Group, Organization, User
 from guichet.schema.relay import Connection, Node, after_position, connection, page_size
@@ -317,11 +318,17 @@ class TicketMutation:
     async def create_ticket(self, info: strawberry.Info, input: CreateTicketInput) -> TicketPayload:
         if input.attachments:
             return TicketPayload(errors=[NO_ATTACHMENTS])
-        return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, input))
+        request = plain(
+            input, ticket_opening.NewTicket, custom_fields=field_values(input.custom_fields)
+        )
+        return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, request))
 
     @mutation(TicketPayload, description="Change a ticket's properties, status included.")
     async def update_ticket(self, info: strawberry.Info, input: UpdateTicketInput) -> TicketPayload:
-        return TicketPayload(ticket=await ticket_updates.update_ticket(info.context, input))
+        changes = plain(
+            input, ticket_updates.TicketChanges, custom_fields=field_values(input.custom_fields)
+        )
+        return TicketPayload(ticket=await ticket_updates.update_ticket(info.context, changes))
 
     @mutation(
         TicketPayload,

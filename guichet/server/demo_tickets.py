@@ -3,10 +3,7 @@ demo has real history, public replies and internal notes."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
-
-from strawberry import UNSET
 
 from guichet.models.people import Role, User
 from guichet.models.tickets import (
@@ -52,12 +49,6 @@ def _viewer(user: User) -> Context:
     return Context(Settings(), Viewer(user.id, user.name, user.email, Role(user.role)), None)
 
 
-def _update(ticket_id: str, **changes: Any) -> SimpleNamespace:
-    fields = ("subject", "status", "type", "priority", "group_id", "assignee_id", "organization_id",
-              "tags", "add_cc_emails", "custom_fields")  # fmt: skip
-    return SimpleNamespace(id=ticket_id, **{f: changes.get(f, UNSET) for f in fields})
-
-
 async def load_demo_tickets() -> int:
     """Write the demo's custom fields and tickets; returns how many tickets."""
     people = {u.email: u for u in await User.all()}
@@ -74,11 +65,9 @@ async def load_demo_tickets() -> int:
         customer = _viewer(people[requester])
         opened = await ticket_opening.create_ticket(
             customer,
-            SimpleNamespace(
-                subject=subject, description=f"{subject}. Can you help?", requester_id=None,
-                assignee_id=None, group_id=None, tags=None, organization_id=None, cc_emails=None,
-                type=kind, priority=priority, idempotency_key=None,
-                custom_fields=[SimpleNamespace(key="product", value=product)],
+            ticket_opening.NewTicket(
+                subject=subject, description=f"{subject}. Can you help?", type=kind,
+                priority=priority, custom_fields=[custom_fields.FieldValue("product", product)],
             ),
         )  # fmt: skip
         if agent is None:
@@ -86,10 +75,10 @@ async def load_demo_tickets() -> int:
         staff = _viewer(people[agent])
         await ticket_updates.update_ticket(
             staff,
-            _update(
+            ticket_updates.TicketChanges(
                 opened.id, assignee_id=ids.encode("User", people[agent].id),
                 tags=[product.lower()],
-                custom_fields=[SimpleNamespace(key="cost_center", value="CC-" + product.upper())],
+                custom_fields=[custom_fields.FieldValue("cost_center", "CC-" + product.upper())],
             ),
         )  # fmt: skip
         for author, body, public in conversation:
@@ -102,10 +91,12 @@ async def load_demo_tickets() -> int:
             )
         if status in (TicketStatus.SOLVED, TicketStatus.CLOSED):
             await ticket_updates.update_ticket(
-                staff, _update(opened.id, status=TicketStatus.SOLVED)
+                staff, ticket_updates.TicketChanges(opened.id, status=TicketStatus.SOLVED)
             )
         if status is not TicketStatus.OPEN and status is not TicketStatus.SOLVED:
-            await ticket_updates.update_ticket(staff, _update(opened.id, status=status))
+            await ticket_updates.update_ticket(
+                staff, ticket_updates.TicketChanges(opened.id, status=status)
+            )
         if status is TicketStatus.CLOSED:
             await ticket_opening.create_follow_up(
                 customer, ticket_id=opened.id, subject=None,

@@ -5,9 +5,6 @@ center, and satisfaction ratings. Written through the same rules as the API."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
-
-from strawberry import UNSET as _UNSET
 
 from guichet.models.activities import ActivityKind, ReminderChannel
 from guichet.models.people import User
@@ -63,24 +60,19 @@ async def load_demo_work() -> None:
 
     # Activities: a call due soon with a reminder, a task for tomorrow, a completed task.
     now = datetime.now(UTC)
-    await activities.add_activity(agnes, SimpleNamespace(
+    await activities.add_activity(agnes, activities.NewActivity(
         ticket_id=tickets[1], kind=ActivityKind.CALL, subject="Call Alice about the drum unit",
-        description="Explain the cost and the delay.", owner_id=None, due_at=now + timedelta(hours=2),
+        description="Explain the cost and the delay.", due_at=now + timedelta(hours=2),
         remind_at=now + timedelta(hours=1), reminder_channels=[ReminderChannel.POPUP, ReminderChannel.EMAIL],
     ))  # fmt: skip
-    await activities.add_activity(bruno, SimpleNamespace(
+    await activities.add_activity(bruno, activities.NewActivity(
         ticket_id=tickets[3], kind=ActivityKind.TASK, subject="Send the corrected invoice",
-        description=None, owner_id=None, due_at=now + timedelta(days=1), remind_at=None,
-        reminder_channels=None,
+        due_at=now + timedelta(days=1),
     ))  # fmt: skip
-    done = await activities.add_activity(agnes, SimpleNamespace(
+    done = await activities.add_activity(agnes, activities.NewActivity(
         ticket_id=tickets[5], kind=ActivityKind.TASK, subject="Check the reset links' lifetime",
-        description=None, owner_id=None, due_at=None, remind_at=None, reminder_channels=None,
     ))  # fmt: skip
-    await activities.update_activity(agnes, SimpleNamespace(
-        id=done.id, completed=True, **dict.fromkeys(
-            ("subject", "description", "owner_id", "due_at", "remind_at", "reminder_channels"), _UNSET),
-    ))  # fmt: skip
+    await activities.update_activity(agnes, activities.ActivityChanges(done.id, completed=True))
 
     # Time: rates, then entries across agents and both organizations.
     for viewer, cents in ((agnes, 6000), (bruno, 7500)):
