@@ -11,7 +11,7 @@ from guichet.models.db import dialect
 from guichet.models.people import Role
 from guichet.resolvers import access, ids
 from guichet.resolvers.sql import fetch
-from guichet.resolvers.ticket_search import build_where
+from guichet.resolvers.ticket_search import TicketFilter, build_where
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -51,7 +51,7 @@ def _dimensions() -> dict[str, tuple[str, Any]]:
 
 
 async def ticket_stats(
-    context: Context, group_by: Sequence[str], filters: Any | None
+    context: Context, group_by: Sequence[str], filters: TicketFilter | None
 ) -> list[Bucket]:
     viewer = context.require_viewer()
     access.require_role(viewer, Role.AGENT)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from guichet.models.tickets import TicketPriority, TicketStatus, TicketType
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import BadRequest
 from guichet.resolvers.search_syntax import FieldTerm, SearchSyntaxError, parse
@@ -112,7 +113,30 @@ def _decoded(global_id: str | None, type_name: str) -> int:
     return pk
 
 
-def build_where(viewer: Viewer, filters: Any | None) -> Where:
+@dataclass(frozen=True, slots=True)
+class TicketFilter:
+    """The ticket list's filter, as plain values: the API's TicketFilter."""
+
+    status: Sequence[TicketStatus] | None = None
+    priority: Sequence[TicketPriority] | None = None
+    type: Sequence[TicketType] | None = None
+    assignee_id: str | None = None
+    requester_id: str | None = None
+    group_id: str | None = None
+    organization_id: str | None = None
+    tags: Sequence[str] | None = None
+    query: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSort:
+    field: str  # a key of SORT_COLUMNS
+    direction: str  # ASC or DESC
+
+
+def build_where(viewer: Viewer, filters: TicketFilter | None) -> Where:
     where = Where()
     condition, params = access.visible_tickets_condition(viewer, "t", 1)
     where.params.extend(params)
@@ -124,19 +148,19 @@ def build_where(viewer: Viewer, filters: Any | None) -> Where:
         ("priority", "t.priority"),
         ("type", "t.type"),
     ):
-        chosen = getattr(filters, attribute, None)
+        chosen = getattr(filters, attribute)
         if chosen:
             where.add(f"{column} IN ({', '.join(where.param(v.value) for v in chosen)})")
     for attribute, column, type_name in (
         ("assignee_id", "t.assignee_id", "User"), ("requester_id", "t.requester_id", "User"),
         ("group_id", "t.group_id", "Group"), ("organization_id", "t.organization_id", "Organization"),
     ):  # fmt: skip
-        value = getattr(filters, attribute, None)
+        value = getattr(filters, attribute)
         if value is not None and type_name == "Group" and not access.can_see_groups(viewer):
             raise BadRequest("Groups are for agents: remove groupId.", term="groupId")
         if value is not None:
             where.add(f"{column} = {where.param(_decoded(value, type_name))}")
-    for tag in getattr(filters, "tags", None) or ():
+    for tag in filters.tags or ():
         if "\x00" in tag:
             raise BadRequest("A tag cannot contain a NUL character.", term="tags")
         where.add(_term(where, viewer, FieldTerm("tags", (tag.strip().lower(),))))
@@ -163,11 +187,11 @@ def build_where(viewer: Viewer, filters: Any | None) -> Where:
     return where
 
 
-def order_by(sort: Sequence[Any] | None) -> str:
-    parts = [f"{SORT_COLUMNS[s.field.value]} {s.direction.value}" for s in sort or ()]
+def order_by(sort: Sequence[TicketSort] | None) -> str:
+    parts = [f"{SORT_COLUMNS[s.field]} {s.direction}" for s in sort or ()]
     if not parts:
         parts = ["t.created_at DESC"]
-    direction = sort[-1].direction.value if sort else "DESC"
+    direction = sort[-1].direction if sort else "DESC"
     return ", ".join([*parts, f"t.id {direction}"])
 
 
@@ -181,7 +205,12 @@ class TicketPage:
 
 
 async def ticket_page(
-    context: Context, filters: Any | None, sort: Sequence[Any] | None, *, offset: int, limit: int
+    context: Context,
+    filters: TicketFilter | None,
+    sort: Sequence[TicketSort] | None,
+    *,
+    offset: int,
+    limit: int,
 ) -> TicketPage:
     viewer = context.require_viewer()
     where = build_where(viewer, filters)

@@ -9,7 +9,7 @@ import strawberry
 from guichet.models.people import Role
 from guichet.resolvers import analytics
 from guichet.schema.requires import requires
-from guichet.schema.tickets import TicketFilter
+from guichet.schema.tickets import TicketFilter, plain_filter
 
 
 @strawberry.enum
@@ -52,4 +52,5 @@ class AnalyticsQuery:
         group_by: list[TicketDimension],
         filter: TicketFilter | None = None,
     ) -> list[Bucket] | None:
-        return await analytics.ticket_stats(info.context, [d.value for d in group_by], filter)
+        dimensions = [d.value for d in group_by]
+        return await analytics.ticket_stats(info.context, dimensions, plain_filter(filter))

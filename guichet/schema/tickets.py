@@ -207,6 +207,14 @@ class TicketFilter:
     created_before: datetime | None = None
 
 
+def plain_filter(filter: TicketFilter | None) -> ticket_search.TicketFilter | None:
+    return None if filter is None else plain(filter, ticket_search.TicketFilter)
+
+
+def _plain_sort(sort: list[TicketSort] | None) -> list[ticket_search.TicketSort]:
+    return [ticket_search.TicketSort(s.field.value, s.direction.value) for s in sort or ()]
+
+
 @strawberry.type
 class TicketQuery:
     @strawberry.field(
@@ -225,6 +233,7 @@ class TicketQuery:
         last: int | None = None,
         before: str | None = None,
     ) -> Connection[Ticket]:
+        chosen, order = plain_filter(filter), _plain_sort(sort)
         limit = page_size(first, last)
         if last is not None and first is not None:
             raise BadRequest("Ask for first or last, not both.")
@@ -232,7 +241,7 @@ class TicketQuery:
             end = after_position(before) - 1 if before else None
             if end is None:
                 total = (
-                    await ticket_search.ticket_page(info.context, filter, sort, offset=0, limit=0)
+                    await ticket_search.ticket_page(info.context, chosen, order, offset=0, limit=0)
                 ).total
                 end = total
             offset = max(0, end - limit)
@@ -240,7 +249,7 @@ class TicketQuery:
         else:
             offset = after_position(after)
         page = await ticket_search.ticket_page(
-            info.context, filter, sort, offset=offset, limit=limit
+            info.context, chosen, order, offset=offset, limit=limit
         )
         return connection(
             page.rows,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from guichet.models.people import OrganizationMember, User
 from guichet.models.tickets import Comment, Ticket, TicketStatus
 from guichet.resolvers import comments, people, ticket_search, tickets
@@ -79,15 +77,8 @@ async def test_the_filtered_sorted_list_matches_the_orm(app, agent):
         requesters=customers, agents=agents, tickets=30, comments_per_ticket=0
     )
     await Ticket.filter(id__in=[t.id for t in seeded[::3]]).update(status=TicketStatus.PENDING)
-    filters = SimpleNamespace(
-        status=[TicketStatus.PENDING], priority=None, type=None, assignee_id=None, requester_id=None,
-        group_id=None, organization_id=None, tags=None, created_after=None, created_before=None, query=None,
-    )  # fmt: skip
-    sort = [
-        SimpleNamespace(
-            field=SimpleNamespace(value="NUMBER"), direction=SimpleNamespace(value="ASC")
-        )
-    ]
+    filters = ticket_search.TicketFilter(status=[TicketStatus.PENDING])
+    sort = [ticket_search.TicketSort("NUMBER", "ASC")]
     page = await ticket_search.ticket_page(
         context_for(app, agent), filters, sort, offset=2, limit=4
     )
