@@ -25,17 +25,14 @@ from starlette.routing import WebSocketRoute
 from websockets.asyncio.client import connect
 
 from guichet.models import people as models
-from guichet.server import rate_limits
 from guichet.server.app import create_app
+from guichet.server.client_address import client_ip, limit_key, trusted_networks
+from guichet.server.limit_counters import MemoryCounters, RedisCounters
 from guichet.server.rate_limits import (
     BudgetedLegacyWSHandler,
     BudgetedTransportWSHandler,
-    MemoryCounters,
-    client_ip,
-    limit_key,
     plan_operation,
     returned_objects,
-    trusted_networks,
 )
 from tests.conftest import PASSWORD, Person, error_codes, free_port
 from tests.services import served
@@ -530,7 +527,7 @@ async def test_two_apps_on_one_redis_share_budgets_and_sign_in_counts(settings, 
         limited(settings, **changes) as (one, first),
         limited(settings, **changes) as (two, second),
     ):
-        assert isinstance(one.state.rate_limits.counters, rate_limits.RedisCounters)
+        assert isinstance(one.state.rate_limits.counters, RedisCounters)
         await spend(first, agent, 90)
         assert_throttled(await post(second, THIRTY, as_=agent), at_most_seconds=25)
         response = await post(second, "{ me { id } }", as_=agent)
