@@ -29,11 +29,11 @@ from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, U
 from guichet.resolvers.history import Changes
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets import (
     MAX_BODY,
     MAX_SUBJECT,
     channel_of,
-    target_ticket,
     ticket_for_viewer,
 )
 
@@ -319,18 +319,17 @@ class ActivityChanges:
 
 async def add_activity(context: Context, request: NewActivity) -> ActivityRow:
     viewer = context.require_viewer()
-    _may_write(viewer)
-    ticket = await target_ticket(context, request.ticket_id)
-    subject = _subject(request.subject)
-    description = _description(request.description)
-    owner = await (
-        _owner(request.owner_id) if request.owner_id is not None else User.get(id=viewer.id)
-    )
-    remind_at = _utc(request.remind_at)
-    channels = list(request.reminder_channels or ())
-    _check_reminder(remind_at, channels, owner, check_time=True)
     changes = Changes()
     async with in_transaction():
+        ticket = await ticket_for_change(context, request.ticket_id, TicketAction.ADD_ACTIVITY)
+        subject = _subject(request.subject)
+        description = _description(request.description)
+        owner = await (
+            _owner(request.owner_id) if request.owner_id is not None else User.get(id=viewer.id)
+        )
+        remind_at = _utc(request.remind_at)
+        channels = list(request.reminder_channels or ())
+        _check_reminder(remind_at, channels, owner, check_time=True)
         activity = await Activity.create(
             ticket_id=ticket.pk, kind=request.kind, subject=subject, description=description,
             owner_id=owner.id, created_by_id=viewer.id, due_at=_utc(request.due_at),
