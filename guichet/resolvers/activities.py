@@ -34,7 +34,6 @@ from guichet.resolvers.tickets import (
     MAX_BODY,
     MAX_SUBJECT,
     channel_of,
-    ticket_for_viewer,
 )
 
 if TYPE_CHECKING:
@@ -350,14 +349,14 @@ async def update_activity(context: Context, request: ActivityChanges) -> Activit
     """Only the fields given change; null clears description, dueAt and remindAt (which
     removes the reminder). A new remindAt re-arms the reminder; completing cancels it."""
     viewer = context.require_viewer()
-    _may_write(viewer)
+    _may_write(viewer)  # before any lookup: a customer learns nothing about activity ids
     pk = ids.decode_as(request.id, "Activity") or 0
     changes = Changes()
     async with in_transaction():
         activity = await Activity.select_for_update().get_or_none(id=pk)
         if activity is None:
             raise NotFound("No such activity.")
-        ticket = await ticket_for_viewer(context, activity.ticket_id)
+        ticket = await ticket_for_change(context, activity.ticket_id, TicketAction.UPDATE_ACTIVITY)
         if given(request.subject):
             activity.subject = _subject(request.subject)
         if given(request.description):

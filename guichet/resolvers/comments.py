@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 
 class CommentErrorCode(StrEnum):
-    TICKET_CLOSED = "TICKET_CLOSED"
+    # A closed ticket's TICKET_CLOSED is the gate's (ticket_gate.py), as for every change.
     INTERNAL_NOT_ALLOWED = "INTERNAL_NOT_ALLOWED"
     PUBLIC_NOT_ALLOWED = "PUBLIC_NOT_ALLOWED"
 

@@ -28,11 +28,11 @@ from guichet.models.tickets import Ticket, TicketStatus
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError
 from guichet.resolvers.sql import fetch
+from guichet.resolvers.tickets import TicketErrorCode
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
 
-TICKET_CLOSED = "TICKET_CLOSED"
 CLOSED_MESSAGE = "The ticket is closed: nothing changes any more; create a follow-up instead."
 
 
@@ -45,6 +45,7 @@ class TicketAction(StrEnum):
     RESOLVE = "RESOLVE"  # setResolution
     RATE = "RATE"  # rateSatisfaction
     ADD_ACTIVITY = "ADD_ACTIVITY"  # addActivity
+    UPDATE_ACTIVITY = "UPDATE_ACTIVITY"  # updateActivity (its activity's ticket)
     LOG_TIME = "LOG_TIME"  # logTime
 
 
@@ -105,6 +106,13 @@ POLICIES: dict[TicketAction, Policy] = {
         False,
         ("input", "ticketId"),
     ),
+    TicketAction.UPDATE_ACTIVITY: Policy(
+        access.can_see_activities,
+        "Only staff add and update activities.",
+        False,
+        False,
+        ("input", "id"),
+    ),
     TicketAction.LOG_TIME: Policy(
         access.may_track_time,
         "Agents and admins track time; light agents and customers do not.",
@@ -117,18 +125,21 @@ POLICIES: dict[TicketAction, Policy] = {
 
 def closed_error(path: tuple[str, ...] | list[str]) -> UserError:
     """The one answer to a change of a CLOSED ticket."""
-    return UserError(CLOSED_MESSAGE, TICKET_CLOSED, list(path))
+    return UserError(CLOSED_MESSAGE, TicketErrorCode.TICKET_CLOSED, list(path))
 
 
-async def ticket_for_change(context: Context, ticket_id: str, action: TicketAction) -> Ticket:
+async def ticket_for_change(context: Context, ticket_id: str | int, action: TicketAction) -> Ticket:
     """The ticket `action` changes, locked until the caller's transaction ends, once the
     viewer may take that action on it. Call it inside the transaction (`in_transaction()`)
-    that makes the change, so the row the rule checks is the row it writes."""
+    that makes the change, so the row the rule checks is the row it writes.
+
+    `ticket_id` is the client's global id, or the primary key when the rule reached the
+    ticket through another object (an activity)."""
     viewer = context.require_viewer()
     policy = POLICIES[action]
     if not policy.may(viewer):
         raise Forbidden(policy.refusal)
-    pk = ids.decode_as(ticket_id, "Ticket") or 0
+    pk = ticket_id if isinstance(ticket_id, int) else ids.decode_as(ticket_id, "Ticket") or 0
     if not viewer.is_agent:  # staff see every ticket: no statement for them
         await _customer_may(viewer, pk, policy.takes_part)
     ticket = await Ticket.select_for_update().get_or_none(id=pk)

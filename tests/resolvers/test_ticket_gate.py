@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from guichet.models.activities import Activity
 from guichet.models.tickets import Ticket
+from guichet.resolvers import ids
 from guichet.resolvers.context import Viewer
 from guichet.resolvers.ticket_gate import CLOSED_MESSAGE, POLICIES, TicketAction
 from tests.conftest import error_codes
@@ -53,6 +55,11 @@ MUTATIONS: dict[TicketAction, tuple[str, str]] = {
         "addActivity",
         f"mutation($input: AddActivityInput!) {{ addActivity(input: $input) {{ {ERRORS} }} }}",
     ),
+    TicketAction.UPDATE_ACTIVITY: (
+        "updateActivity",
+        "mutation($input: UpdateActivityInput!) {"
+        f" updateActivity(input: $input) {{ {ERRORS} }} }}",
+    ),
     TicketAction.LOG_TIME: (
         "logTime",
         f"mutation($input: LogTimeInput!) {{ logTime(input: $input) {{ {ERRORS} }} }}",
@@ -66,6 +73,7 @@ def variables(action: TicketAction, ticket_id: str, approver_id: str) -> dict[st
         return {"ticketId": ticket_id}
     request: dict[str, Any] = {
         TicketAction.UPDATE: {"id": ticket_id, "addCcEmails": ["cc@acme.test"]},
+        TicketAction.UPDATE_ACTIVITY: {"id": ticket_id, "completed": True},  # an activity's id
         TicketAction.COMMENT: {"body": "Any news?"},
         TicketAction.REQUEST_APPROVAL: {
             "approverIds": [approver_id], "subject": "Refund", "message": "May we?"
@@ -76,7 +84,7 @@ def variables(action: TicketAction, ticket_id: str, approver_id: str) -> dict[st
         TicketAction.ADD_ACTIVITY: {"kind": "TASK", "subject": "Call back"},
         TicketAction.LOG_TIME: {"minutes": 15},
     }[action]  # fmt: skip
-    if action is not TicketAction.UPDATE:
+    if action not in (TicketAction.UPDATE, TicketAction.UPDATE_ACTIVITY):
         request["ticketId"] = ticket_id
     return {"input": request}
 
@@ -95,13 +103,20 @@ def outcome(result: dict, action: TicketAction) -> str:
 
 
 async def ticket_for(gql, action: TicketAction, agent, end_user) -> dict:
-    """end_user's ticket, assigned to agent, in the state the action needs."""
+    """end_user's ticket, assigned to agent, in the state the action needs; its "target" is
+    the id the mutation takes (the ticket's, or for updateActivity an activity's on it)."""
     ticket = await make_ticket(gql, end_user)
     await updated(gql, agent, ticket["id"], assigneeId=agent.id)
+    ticket["target"] = ticket["id"]
     if action is TicketAction.FOLLOW_UP:
         await close(gql, agent, ticket)
     elif action in (TicketAction.RESOLVE, TicketAction.RATE):
         await updated(gql, agent, ticket["id"], status="SOLVED")
+    elif action is TicketAction.UPDATE_ACTIVITY:
+        added = await attempt(gql, agent, TicketAction.ADD_ACTIVITY, ticket["id"], agent.id)
+        assert outcome(added, TicketAction.ADD_ACTIVITY) == "ok"
+        activity = await Activity.get(ticket__number=ticket["number"])
+        ticket["target"] = ids.encode("Activity", activity.id)
     return ticket
 
 
@@ -127,6 +142,9 @@ EXPECTED: dict[TicketAction, tuple[str, ...]] = {
         "NOT_REQUESTER", "NOT_FOUND",
     ),
     TicketAction.ADD_ACTIVITY: (
+        "ok", "ok", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN",
+    ),
+    TicketAction.UPDATE_ACTIVITY: (
         "ok", "ok", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN",
     ),
     TicketAction.LOG_TIME: ("ok", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN"),
@@ -155,7 +173,7 @@ async def test_who_may_take_each_action(gql, people, action, role):
     person, agent, end_user = people[role], people["agent"], people["end_user"]
     ticket = await ticket_for(gql, action, agent, end_user)
     approver = people["admin"] if role == "owner" else people["owner"]
-    result = await attempt(gql, person, action, ticket["id"], approver.id)
+    result = await attempt(gql, person, action, ticket["target"], approver.id)
     assert outcome(result, action) == EXPECTED[action][ROLES.index(role)], result
 
 
