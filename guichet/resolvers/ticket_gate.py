@@ -19,7 +19,7 @@ one place that says, per action, which of these apply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -61,66 +61,47 @@ def _not_a_light_agent(viewer: Viewer) -> bool:
 @dataclass(frozen=True, slots=True)
 class Policy:
     # Whether the viewer's role may take this action at all, and what a refusal says.
-    may: Callable[[Viewer], bool]
-    refusal: str | None
+    may: Callable[[Viewer], bool] = _anyone
+    refusal: str | None = None
+    _: KW_ONLY
     # A customer must take part in the ticket, not only read it as an approver.
-    takes_part: bool
+    takes_part: bool = False
     # CLOSED is final for this action. Resolutions and ratings are written once a ticket
     # is SOLVED or CLOSED (the domain says so); a follow-up is only for a closed ticket;
     # activities and time entries are internal records kept about the work, which today
     # may still be added after closing.
-    closed_is_final: bool
+    closed_is_final: bool = False
     # Where the ticket's id is in the mutation's arguments, for the payload error's field.
-    id_path: tuple[str, ...]
+    id_path: tuple[str, ...] = ("input", "ticketId")
 
 
 LIGHT_AGENTS_READ = "Light agents read tickets and write internal notes only."
 
+
+STAFF_ACTIVITIES = "Only staff add and update activities."
 POLICIES: dict[TicketAction, Policy] = {
-    TicketAction.UPDATE: Policy(_not_a_light_agent, LIGHT_AGENTS_READ, True, True, ("input", "id")),
-    TicketAction.COMMENT: Policy(_anyone, None, True, True, ("input", "ticketId")),
+    TicketAction.UPDATE: Policy(
+        _not_a_light_agent, LIGHT_AGENTS_READ, takes_part=True, closed_is_final=True,
+        id_path=("input", "id"),
+    ),
+    TicketAction.COMMENT: Policy(takes_part=True, closed_is_final=True),
     # Only the requester marks solved or rates: the rule answers NOT_REQUESTER to others.
-    TicketAction.MARK_SOLVED: Policy(_anyone, None, False, True, ("ticketId",)),
+    TicketAction.MARK_SOLVED: Policy(closed_is_final=True, id_path=("ticketId",)),
     TicketAction.REQUEST_APPROVAL: Policy(
-        lambda v: v.at_least(Role.AGENT),
-        "Agents and admins ask for approvals.",
-        False,
-        True,
-        ("input", "ticketId"),
+        lambda v: v.at_least(Role.AGENT), "Agents and admins ask for approvals.",
+        closed_is_final=True,
     ),
-    TicketAction.FOLLOW_UP: Policy(
-        _not_a_light_agent, LIGHT_AGENTS_READ, True, False, ("input", "ticketId")
-    ),
-    TicketAction.RESOLVE: Policy(
-        access.may_work_tickets,
-        "Agents and admins write resolutions.",
-        False,
-        False,
-        ("input", "ticketId"),
-    ),
-    TicketAction.RATE: Policy(_anyone, None, False, False, ("input", "ticketId")),
-    TicketAction.ADD_ACTIVITY: Policy(
-        access.can_see_activities,
-        "Only staff add and update activities.",
-        False,
-        False,
-        ("input", "ticketId"),
-    ),
+    TicketAction.FOLLOW_UP: Policy(_not_a_light_agent, LIGHT_AGENTS_READ, takes_part=True),
+    TicketAction.RESOLVE: Policy(access.may_work_tickets, "Agents and admins write resolutions."),
+    TicketAction.RATE: Policy(),
+    TicketAction.ADD_ACTIVITY: Policy(access.can_see_activities, STAFF_ACTIVITIES),
     TicketAction.UPDATE_ACTIVITY: Policy(
-        access.can_see_activities,
-        "Only staff add and update activities.",
-        False,
-        False,
-        ("input", "id"),
+        access.can_see_activities, STAFF_ACTIVITIES, id_path=("input", "id")
     ),
     TicketAction.LOG_TIME: Policy(
-        access.may_track_time,
-        "Agents and admins track time; light agents and customers do not.",
-        False,
-        False,
-        ("input", "ticketId"),
+        access.may_track_time, "Agents and admins track time; light agents and customers do not."
     ),
-}
+}  # fmt: skip
 
 
 def closed_error(path: tuple[str, ...] | list[str]) -> UserError:
@@ -140,8 +121,7 @@ async def ticket_for_change(context: Context, ticket_id: str | int, action: Tick
     if not policy.may(viewer):
         raise Forbidden(policy.refusal)
     pk = ticket_id if isinstance(ticket_id, int) else ids.decode_as(ticket_id, "Ticket") or 0
-    if not viewer.is_agent:  # staff see every ticket: no statement for them
-        await _customer_may(viewer, pk, policy.takes_part)
+    await _may_see(viewer, pk, policy.takes_part)
     ticket = await Ticket.select_for_update().get_or_none(id=pk)
     if ticket is None:
         raise NotFound("No such ticket.")
@@ -150,10 +130,13 @@ async def ticket_for_change(context: Context, ticket_id: str | int, action: Tick
     return ticket
 
 
-async def _customer_may(viewer: Viewer, pk: int, takes_part: bool) -> None:
-    """Visibility and participation in one statement: NotFound when the customer may not
-    see the ticket; Forbidden when they only read it to decide an approval."""
+async def _may_see(viewer: Viewer, pk: int, takes_part: bool) -> None:
+    """Visibility and participation in one statement (none when `access` says the viewer
+    sees every ticket: staff): NotFound when the viewer may not see the ticket; Forbidden
+    when a customer only reads it to decide an approval."""
     visible, params = access.visible_tickets_condition(viewer, "t", 2)
+    if visible == "TRUE":
+        return
     participates, _ = access.participation_condition(viewer, "t", 2)  # same parameter
     rows = await fetch(
         f"SELECT {participates} AS participates FROM ticket t WHERE t.id = $1 AND {visible}",
