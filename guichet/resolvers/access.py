@@ -79,7 +79,7 @@ def visible_tickets_condition(viewer: Viewer, alias: str, param: int) -> tuple[s
     only: see `customer_participates`) the tickets of approval requests they decide."""
     if viewer.is_agent:
         return "TRUE", []
-    participates, params = _participation(viewer, alias, param)
+    participates, params = participation_condition(viewer, alias, param)
     p = f"${param}"
     return (
         f"({participates} OR {alias}.id IN (SELECT r.ticket_id FROM approval_request r"
@@ -88,7 +88,9 @@ def visible_tickets_condition(viewer: Viewer, alias: str, param: int) -> tuple[s
     )
 
 
-def _participation(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+def participation_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """SQL condition on ticket `alias` for the tickets a customer takes part in (requester,
+    CC, member of a sharing organization): those they may write on, not only read."""
     p = f"${param}"
     return (
         f"({alias}.requester_id = {p}"
@@ -105,7 +107,7 @@ async def customer_participates(viewer: Viewer, ticket_pk: int) -> None:
     who only decides may read the ticket but not write on it."""
     if viewer.is_agent:
         return
-    condition, params = _participation(viewer, "t", 2)
+    condition, params = participation_condition(viewer, "t", 2)
     if not await fetch(
         f"SELECT 1 AS yes FROM ticket t WHERE t.id = $1 AND {condition}", ticket_pk, *params
     ):

@@ -29,12 +29,11 @@ from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, U
 from guichet.resolvers.history import Changes
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets import (
     MAX_BODY,
     MAX_SUBJECT,
     channel_of,
-    target_ticket,
-    ticket_for_viewer,
 )
 
 if TYPE_CHECKING:
@@ -319,18 +318,17 @@ class ActivityChanges:
 
 async def add_activity(context: Context, request: NewActivity) -> ActivityRow:
     viewer = context.require_viewer()
-    _may_write(viewer)
-    ticket = await target_ticket(context, request.ticket_id)
-    subject = _subject(request.subject)
-    description = _description(request.description)
-    owner = await (
-        _owner(request.owner_id) if request.owner_id is not None else User.get(id=viewer.id)
-    )
-    remind_at = _utc(request.remind_at)
-    channels = list(request.reminder_channels or ())
-    _check_reminder(remind_at, channels, owner, check_time=True)
     changes = Changes()
     async with in_transaction():
+        ticket = await ticket_for_change(context, request.ticket_id, TicketAction.ADD_ACTIVITY)
+        subject = _subject(request.subject)
+        description = _description(request.description)
+        owner = await (
+            _owner(request.owner_id) if request.owner_id is not None else User.get(id=viewer.id)
+        )
+        remind_at = _utc(request.remind_at)
+        channels = list(request.reminder_channels or ())
+        _check_reminder(remind_at, channels, owner, check_time=True)
         activity = await Activity.create(
             ticket_id=ticket.pk, kind=request.kind, subject=subject, description=description,
             owner_id=owner.id, created_by_id=viewer.id, due_at=_utc(request.due_at),
@@ -351,14 +349,14 @@ async def update_activity(context: Context, request: ActivityChanges) -> Activit
     """Only the fields given change; null clears description, dueAt and remindAt (which
     removes the reminder). A new remindAt re-arms the reminder; completing cancels it."""
     viewer = context.require_viewer()
-    _may_write(viewer)
+    _may_write(viewer)  # before any lookup: a customer learns nothing about activity ids
     pk = ids.decode_as(request.id, "Activity") or 0
     changes = Changes()
     async with in_transaction():
         activity = await Activity.select_for_update().get_or_none(id=pk)
         if activity is None:
             raise NotFound("No such activity.")
-        ticket = await ticket_for_viewer(context, activity.ticket_id)
+        ticket = await ticket_for_change(context, activity.ticket_id, TicketAction.UPDATE_ACTIVITY)
         if given(request.subject):
             activity.subject = _subject(request.subject)
         if given(request.description):

@@ -17,12 +17,13 @@ from guichet.models.approvals import (
     ApprovalStatus,
 )
 from guichet.models.people import Role, User
-from guichet.models.tickets import Ticket, TicketEventKind, TicketStatus
+from guichet.models.tickets import Ticket, TicketEventKind
 from guichet.resolvers import ids, outbox, topics
 from guichet.resolvers.approvals import MAX_APPROVERS, ApprovalErrorCode, ApprovalRow, row_of
-from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
+from guichet.resolvers.errors import NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
-from guichet.resolvers.tickets import MAX_BODY, MAX_SUBJECT, channel_of, target_ticket
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
+from guichet.resolvers.tickets import MAX_BODY, MAX_SUBJECT, channel_of
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -88,32 +89,17 @@ async def request_approval(
     context: Context, *, ticket_id: str, approver_ids: Sequence[str], subject: str, message: str
 ) -> ApprovalRow:
     viewer = context.require_viewer()
-    if not viewer.at_least(Role.AGENT):
-        raise Forbidden("Agents and admins ask for approvals.")
-    current = await target_ticket(context, ticket_id)
-    errors = [
-        text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_error(message, ["input", "message"], max_length=MAX_BODY),
-    ]
-    if errors := [e for e in errors if e]:
-        raise Refused(*errors)
-    approvers = await _approvers(approver_ids, viewer)
-    if current.status is TicketStatus.CLOSED:
-        raise Refused(
-            UserError(
-                "The ticket is closed.", ApprovalErrorCode.TICKET_CLOSED, ["input", "ticketId"]
-            )
-        )
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
-        ticket = await Ticket.select_for_update().get(id=current.pk)
-        if ticket.status is TicketStatus.CLOSED:
-            raise Refused(
-                UserError(
-                    "The ticket is closed.", ApprovalErrorCode.TICKET_CLOSED, ["input", "ticketId"]
-                )
-            )
+        ticket = await ticket_for_change(context, ticket_id, TicketAction.REQUEST_APPROVAL)
+        errors = [
+            text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
+            text_error(message, ["input", "message"], max_length=MAX_BODY),
+        ]
+        if errors := [e for e in errors if e]:
+            raise Refused(*errors)
+        approvers = await _approvers(approver_ids, viewer)
         request = await ApprovalRequest.create(
             ticket_id=ticket.id, subject=subject.strip(), message=message, created_by_id=viewer.id
         )
@@ -141,8 +127,7 @@ async def request_approval(
                 ticket.id,
                 approval_request_pk=request.id,
             )
-        ticket.updated_at = datetime.now(UTC)
-        await ticket.save(update_fields=["updated_at"])
+        await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     await changes.publish(context)
     return row_of(request)
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from guichet.models.tickets import Channel, Comment, Ticket, TicketEventKind, TicketStatus
+from guichet.models.tickets import Channel, Comment, TicketEventKind, TicketStatus
 from guichet.resolvers import access, idempotency, ids
 from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
-from guichet.resolvers.ticket_updates import apply_status, locked_ticket
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
+from guichet.resolvers.ticket_updates import apply_status
 from guichet.resolvers.tickets import (
     MAX_BODY,
-    TicketErrorCode,
     channel_of,
     forget,
     row_of,
@@ -27,11 +27,11 @@ from guichet.resolvers.tickets import (
 )
 
 if TYPE_CHECKING:
-    from guichet.resolvers.context import Context
+    from guichet.resolvers.context import Context, Viewer
 
 
 class CommentErrorCode(StrEnum):
-    TICKET_CLOSED = "TICKET_CLOSED"
+    # A closed ticket's TICKET_CLOSED is the gate's (ticket_gate.py), as for every change.
     INTERNAL_NOT_ALLOWED = "INTERNAL_NOT_ALLOWED"
     PUBLIC_NOT_ALLOWED = "PUBLIC_NOT_ALLOWED"
 
@@ -151,11 +151,41 @@ async def add_comment(
     agents internal notes only. A customer's reply reopens a SOLVED ticket; an agent's
     public reply opens a NEW one."""
     viewer = context.require_viewer()
-    current = await target_ticket(context, ticket_id)
-    await access.customer_participates(viewer, current.pk)
     done = await idempotency.previous_result(viewer.id, "addComment", idempotency_key)
     if done is not None:
-        return await comment_for_viewer(context, done), current
+        return await _replayed(context, ticket_id, done)
+    via = channel_of(viewer)
+    changes = Changes()
+    try:
+        async with in_transaction():
+            ticket = await ticket_for_change(context, ticket_id, TicketAction.COMMENT)
+            public = _checked(viewer, public, body)
+            claimed = await idempotency.claim(viewer.id, "addComment", idempotency_key)
+            comment = await Comment.create(
+                ticket_id=ticket.id, author_id=viewer.id, body=body, public=public, via=via
+            )
+            await changes.record(
+                ticket.id, TicketEventKind.COMMENT_ADDED, actor_pk=viewer.id, via=via, public=public,
+                data={"comment": ids.encode("Comment", comment.id), "public": public},
+            )  # fmt: skip
+            if not viewer.is_agent and ticket.status is TicketStatus.SOLVED:
+                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            elif public and access.may_work_tickets(viewer) and ticket.status is TicketStatus.NEW:
+                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            await ticket.save()  # stamps updated_at (auto_now)
+            await idempotency.settle(claimed, comment.id)
+    except idempotency.AlreadyDone:
+        return await add_comment(
+            context, ticket_id=ticket_id, body=body, public=public, idempotency_key=idempotency_key
+        )
+    forget(context)
+    await changes.publish(context)
+    row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)
+    return row, row_of(ticket)  # the row as written: no need to read it back
+
+
+def _checked(viewer: Viewer, public: bool | None, body: str) -> bool:
+    """Whether the comment is public, once the viewer may write it so; refuses otherwise."""
     if not viewer.is_agent and public is False:
         raise Refused(
             UserError(
@@ -174,42 +204,15 @@ async def add_comment(
                 )
             )
         public = False
-    public = True if public is None else public
     if error := text_error(body, ["input", "body"], max_length=MAX_BODY):
         raise Refused(error)
-    via = channel_of(viewer)
-    changes = Changes()
-    try:
-        async with in_transaction():
-            ticket = await locked_ticket(current.pk)
-            if ticket.status is TicketStatus.CLOSED:
-                raise Refused(
-                    UserError(
-                        "The ticket is closed; create a follow-up instead.",
-                        TicketErrorCode.TICKET_CLOSED,
-                        ["input", "ticketId"],
-                    )
-                )
-            claimed = await idempotency.claim(viewer.id, "addComment", idempotency_key)
-            comment = await Comment.create(
-                ticket_id=ticket.id, author_id=viewer.id, body=body, public=public, via=via
-            )
-            await changes.record(
-                ticket.id, TicketEventKind.COMMENT_ADDED, actor_pk=viewer.id, via=via, public=public,
-                data={"comment": ids.encode("Comment", comment.id), "public": public},
-            )  # fmt: skip
-            if not viewer.is_agent and ticket.status is TicketStatus.SOLVED:
-                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
-            elif public and access.may_work_tickets(viewer) and ticket.status is TicketStatus.NEW:
-                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
-            ticket.updated_at = datetime.now(UTC)
-            await ticket.save()
-            await idempotency.settle(claimed, comment.id)
-    except idempotency.AlreadyDone:
-        return await add_comment(
-            context, ticket_id=ticket_id, body=body, public=public, idempotency_key=idempotency_key
-        )
-    forget(context)
-    await changes.publish(context)
-    row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)
-    return row, row_of(await Ticket.get(id=ticket.id))
+    return True if public is None else public
+
+
+async def _replayed(context: Context, ticket_id: str, comment_pk: int) -> tuple[CommentRow, Any]:
+    """The first answer to a retried addComment: a read, so no gate and no lock; the viewer
+    must still take part in the ticket, whatever happened to it since (closed included)."""
+    viewer = context.require_viewer()
+    current = await target_ticket(context, ticket_id)
+    await access.customer_participates(viewer, current.pk)
+    return await comment_for_viewer(context, comment_pk), current

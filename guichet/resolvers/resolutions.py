@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -28,8 +28,9 @@ from guichet.resolvers import access, ids, outbox
 from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import as_bool, as_datetime, fetch, placeholders
-from guichet.resolvers.ticket_updates import SOLVED_STATES, locked_ticket
-from guichet.resolvers.tickets import MAX_BODY, TicketRow, channel_of, forget, row_of, target_ticket
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
+from guichet.resolvers.ticket_updates import SOLVED_STATES
+from guichet.resolvers.tickets import MAX_BODY, TicketRow, channel_of, forget, row_of
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -222,20 +223,17 @@ async def set_resolution(
     """Write (or rewrite) how a SOLVED or CLOSED ticket was resolved; optionally publish it
     as a help-center article and e-mail it to the requester."""
     viewer = context.require_viewer()
-    if not access.may_work_tickets(viewer):
-        raise Forbidden("Agents and admins write resolutions.")
-    current = await target_ticket(context, ticket_id)
-    errors = [text_error(body, ["input", "body"], max_length=MAX_BODY)]
-    if article_title is not None:
-        errors.append(text_error(article_title, ["input", "articleTitle"], max_length=MAX_TITLE))
-    if errors := [e for e in errors if e]:
-        raise Refused(*errors)
-    if refused := not_solved(current.status, ResolutionErrorCode.NOT_SOLVED):
-        raise refused
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
-        ticket = await locked_ticket(current.pk)
+        ticket = await ticket_for_change(context, ticket_id, TicketAction.RESOLVE)
+        errors = [text_error(body, ["input", "body"], max_length=MAX_BODY)]
+        if article_title is not None:
+            errors.append(
+                text_error(article_title, ["input", "articleTitle"], max_length=MAX_TITLE)
+            )
+        if errors := [e for e in errors if e]:
+            raise Refused(*errors)
         if refused := not_solved(ticket.status, ResolutionErrorCode.NOT_SOLVED):
             raise refused
         resolution, _ = await claim_one(Resolution, ticket.id, body=body, author_id=viewer.id)
@@ -255,11 +253,10 @@ async def set_resolution(
             data={"article": article_gid, "published": publish_as_article,
                   "notifiedRequester": notify_requester},
         )  # fmt: skip
-        ticket.updated_at = datetime.now(UTC)
-        await ticket.save(update_fields=["updated_at"])
+        await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     forget(context)
     await changes.publish(context)
-    return resolution_row_of(resolution), row_of(await Ticket.get(id=ticket.id))
+    return resolution_row_of(resolution), row_of(ticket)
 
 
 async def _publish(article_pk: int | None, title: str | None, subject: str, body: str) -> Article:

@@ -22,8 +22,8 @@ from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.resolutions import claim_one, not_solved
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
-from guichet.resolvers.ticket_updates import locked_ticket
-from guichet.resolvers.tickets import channel_of, forget, target_ticket
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
+from guichet.resolvers.tickets import channel_of, forget
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -151,23 +151,18 @@ async def rate(
     """The requester rates their SOLVED or CLOSED ticket, or changes the rating, during
     the window after solving. A new rating replaces the previous one, comment included."""
     viewer = context.require_viewer()
-    current = await target_ticket(context, ticket_id)
-    if current.requester_id != viewer.id:
-        raise Refused(
-            UserError(
-                "Only the requester rates a ticket.",
-                SatisfactionErrorCode.NOT_REQUESTER,
-                ["input", "ticketId"],
-            )
-        )
-    comment = _comment(comment)
-    if refused := not_solved(current.status, SatisfactionErrorCode.NOT_SOLVED):
-        raise refused
-    if refused := _window_closed(context, current.solved_at):
-        raise refused
     changes = Changes()
     async with in_transaction():
-        ticket = await locked_ticket(current.pk)
+        ticket = await ticket_for_change(context, ticket_id, TicketAction.RATE)
+        if ticket.requester_id != viewer.id:
+            raise Refused(
+                UserError(
+                    "Only the requester rates a ticket.",
+                    SatisfactionErrorCode.NOT_REQUESTER,
+                    ["input", "ticketId"],
+                )
+            )
+        comment = _comment(comment)
         if refused := not_solved(ticket.status, SatisfactionErrorCode.NOT_SOLVED):
             raise refused
         if refused := _window_closed(context, ticket.solved_at):
@@ -184,8 +179,7 @@ async def rate(
             via=channel_of(viewer), public=False, previous=previous, new=score.value,
             data={"comment": comment},
         )  # fmt: skip
-        ticket.updated_at = datetime.now(UTC)
-        await ticket.save(update_fields=["updated_at"])
+        await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     forget(context)
     await changes.publish(context)
     return rating_row_of(rating)

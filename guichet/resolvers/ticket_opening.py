@@ -23,6 +23,7 @@ from guichet.resolvers.custom_fields import FieldValue
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.sql import fetch
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets import (
     MAX_BODY,
     MAX_SUBJECT,
@@ -37,7 +38,6 @@ from guichet.resolvers.tickets import (
     normalized_tags,
     record_values,
     row_of,
-    target_ticket,
     ticket_for_viewer,
 )
 
@@ -187,28 +187,26 @@ async def create_follow_up(
 ) -> TicketRow:
     """A new ticket linked to a closed one (closed tickets never reopen)."""
     viewer = context.require_viewer()
-    if viewer.is_agent and not access.may_work_tickets(viewer):
-        raise Forbidden("Light agents read tickets and write internal notes only.")
-    source = await target_ticket(context, ticket_id)
-    await access.customer_participates(viewer, source.pk)  # not an approver who only reads
-    if source.status is not TicketStatus.CLOSED:
-        raise Refused(
-            UserError(
-                "Follow-ups are for closed tickets; this one can still be reopened.",
-                TicketErrorCode.NOT_CLOSED,
-                ["input", "ticketId"],
-            )
-        )
-    subject = subject if subject is not None else source.subject
-    errors = [
-        text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
-        text_error(description, ["input", "description"], max_length=MAX_BODY),
-    ]
-    if errors := [e for e in errors if e]:
-        raise Refused(*errors)
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
+        # Locked too: the follow-up copies the source's fields as they are now.
+        source = await ticket_for_change(context, ticket_id, TicketAction.FOLLOW_UP)
+        if source.status is not TicketStatus.CLOSED:
+            raise Refused(
+                UserError(
+                    "Follow-ups are for closed tickets; this one can still be reopened.",
+                    TicketErrorCode.NOT_CLOSED,
+                    ["input", "ticketId"],
+                )
+            )
+        subject = subject if subject is not None else source.subject
+        errors = [
+            text_error(subject, ["input", "subject"], max_length=MAX_SUBJECT),
+            text_error(description, ["input", "description"], max_length=MAX_BODY),
+        ]
+        if errors := [e for e in errors if e]:
+            raise Refused(*errors)
         ccs = await people_models.User.filter(cc_on__ticket_id=source.pk)
         ticket = await Ticket.create(
             number=await next_ticket_number(),

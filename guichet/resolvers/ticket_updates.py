@@ -24,11 +24,12 @@ from guichet.models.tickets import (
     TicketTag,
     TicketType,
 )
-from guichet.resolvers import access, approvals, custom_fields, ids
+from guichet.resolvers import approvals, custom_fields, ids, ticket_gate
 from guichet.resolvers.custom_fields import FieldValue
-from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
+from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.history import Changes
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets import (
     MAX_SUBJECT,
     TicketErrorCode,
@@ -42,7 +43,6 @@ from guichet.resolvers.tickets import (
     normalized_tags,
     record_values,
     row_of,
-    target_ticket,
     tickets_by_id,
 )
 
@@ -55,7 +55,7 @@ CLOSE_BLOCKERS: list[CloseBlocker] = [approvals.pending_approvals_block]
 
 SOLVED_STATES = (TicketStatus.SOLVED, TicketStatus.CLOSED)
 MESSAGES = {
-    "TICKET_CLOSED": "The ticket is closed: nothing changes any more; create a follow-up instead.",
+    "TICKET_CLOSED": ticket_gate.CLOSED_MESSAGE,
     "INVALID_TRANSITION": "The ticket cannot go from {old} to {new}.",
     "ASSIGNEE_REQUIRED": "A ticket needs an assignee to be solved.",
 }
@@ -109,12 +109,6 @@ async def apply_status(
     )  # fmt: skip
 
 
-async def locked_ticket(pk: int) -> Ticket:
-    """The ticket row, locked until the end of the transaction (PostgreSQL), so two
-    concurrent changes apply one after the other instead of overwriting each other."""
-    return await Ticket.select_for_update().get(id=pk)
-
-
 @dataclass(frozen=True, slots=True)
 class TicketChanges:
     """updateTicket's input: only the fields not OMITTED change; null clears."""
@@ -150,47 +144,36 @@ def _refuse_customer_fields(request: TicketChanges) -> None:
 
 async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
     """Change a ticket's properties. Agents change anything; customers add CCs, set the
-    organization and their public custom fields; light agents change nothing."""
+    organization and their public custom fields; light agents change nothing (the gate)."""
     viewer = context.require_viewer()
-    if viewer.is_agent and not access.may_work_tickets(viewer):
-        raise Forbidden("Light agents read tickets and write internal notes only.")
-    current = await target_ticket(context, request.id)
-    await access.customer_participates(viewer, current.pk)
-    if not viewer.is_agent:
-        _refuse_customer_fields(request)
-    if current.status is TicketStatus.CLOSED:
-        raise Refused(
-            UserError(MESSAGES["TICKET_CLOSED"], TicketErrorCode.TICKET_CLOSED, ["input", "id"])
-        )
-    if given(request.subject) and (
-        error := text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
-    ):
-        raise Refused(error)
+    # Read before the lock: which custom fields the viewer may set does not depend on it.
     visible_fields = await custom_fields.fields_visible_to(viewer)
-    values = custom_fields.checked_values(
-        visible_fields,
-        request.custom_fields if given(request.custom_fields) else None,
-        ["input", "customFields"],
-    )
-    if not viewer.is_agent and (  # a customer may change a required field, not empty it
-        cleared := custom_fields.missing_required(
-            {f.key: f for f in values}, values, ["input", "customFields"]
-        )
-    ):
-        raise Refused(*cleared)
-    tags = (
-        normalized_tags(request.tags, ["input", "tags"])
-        if given(request.tags) and request.tags is not None
-        else None
-    )
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
-        ticket = await locked_ticket(current.pk)
-        if ticket.status is TicketStatus.CLOSED:
-            raise Refused(
-                UserError(MESSAGES["TICKET_CLOSED"], TicketErrorCode.TICKET_CLOSED, ["input", "id"])
+        ticket = await ticket_for_change(context, request.id, TicketAction.UPDATE)
+        if not viewer.is_agent:
+            _refuse_customer_fields(request)
+        if given(request.subject) and (
+            error := text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT)
+        ):
+            raise Refused(error)
+        values = custom_fields.checked_values(
+            visible_fields,
+            request.custom_fields if given(request.custom_fields) else None,
+            ["input", "customFields"],
+        )
+        if not viewer.is_agent and (  # a customer may change a required field, not empty it
+            cleared := custom_fields.missing_required(
+                {f.key: f for f in values}, values, ["input", "customFields"]
             )
+        ):
+            raise Refused(*cleared)
+        tags = (
+            normalized_tags(request.tags, ["input", "tags"])
+            if given(request.tags) and request.tags is not None
+            else None
+        )
         group_pk = (
             decoded(request.group_id, "Group", ["input", "groupId"])
             if given(request.group_id)
@@ -263,8 +246,6 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
                     ["input", "assigneeId"],
                 )
             )
-        if changes.events:  # so far, events are about the row: save it only when it changed
-            await ticket.save()
         if tags is not None:
             await _replace_tags(changes, ticket, tags, viewer, via)
         if given(request.add_cc_emails) and request.add_cc_emails:
@@ -281,11 +262,11 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
                 f"Ticket #{ticket.number} is assigned to you: {ticket.subject}",
                 ticket.id,
             )
-        if changes.events:
-            await Ticket.filter(id=ticket.id).update(updated_at=datetime.now(UTC))
+        if changes.events:  # one write of the row, which stamps updated_at (auto_now)
+            await ticket.save()
     forget(context)
     await changes.publish(context)
-    return row_of(await Ticket.get(id=ticket.id))
+    return row_of(ticket)  # the row as written: no need to read it back
 
 
 async def _set(
@@ -351,23 +332,21 @@ async def add_ccs(
 async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
     """The requester marks their own request solved; it must have an assignee."""
     viewer = context.require_viewer()
-    current = await target_ticket(context, ticket_id)
-    if current.requester_id != viewer.id:
-        raise Refused(
-            UserError(
-                "Only the requester marks a request solved.",
-                TicketErrorCode.NOT_REQUESTER,
-                ["ticketId"],
-            )
-        )
     changes = Changes()
     async with in_transaction():
-        ticket = await locked_ticket(current.pk)
+        ticket = await ticket_for_change(context, ticket_id, TicketAction.MARK_SOLVED)
+        if ticket.requester_id != viewer.id:
+            raise Refused(
+                UserError(
+                    "Only the requester marks a request solved.",
+                    TicketErrorCode.NOT_REQUESTER,
+                    ["ticketId"],
+                )
+            )
         if error := await status_error(ticket, TicketStatus.SOLVED, ticket.assignee_id):
             raise Refused(UserError(error.message, error.code, ["ticketId"]))
         await apply_status(changes, ticket, TicketStatus.SOLVED, viewer, channel_of(viewer))
-        ticket.updated_at = datetime.now(UTC)
-        await ticket.save()
+        await ticket.save()  # stamps updated_at (auto_now)
     forget(context)
     await changes.publish(context)
     return row_of(ticket)

@@ -25,11 +25,11 @@ from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, te
 from guichet.resolvers.history import Changes
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
 from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets import (
     TicketRow,
     channel_of,
     forget,
-    target_ticket,
     ticket_for_viewer,
 )
 
@@ -260,12 +260,12 @@ async def log_time(
     note: str | None,
     worked_on: datetime | None,
 ) -> TimeEntryRow:
-    viewer = _time_keeper(context)
-    ticket = await target_ticket(context, ticket_id)
-    day, day_error = _worked_on(worked_on)
-    refuse_if_any(_minutes_error(minutes), _note_error(note), day_error)
+    viewer = context.require_viewer()
     changes = Changes()
     async with in_transaction():
+        ticket = await ticket_for_change(context, ticket_id, TicketAction.LOG_TIME)
+        day, day_error = _worked_on(worked_on)
+        refuse_if_any(_minutes_error(minutes), _note_error(note), day_error)
         rates = await fetch("SELECT cents FROM hourly_rate WHERE agent_id = $1", viewer.id)
         entry = await TimeEntry.create(
             ticket_id=ticket.pk, agent_id=viewer.id, minutes=minutes, bill_status=_status(billable),
