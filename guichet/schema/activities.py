@@ -9,7 +9,7 @@ import strawberry
 
 from guichet.models import activities as models
 from guichet.models.people import Role
-from guichet.resolvers import activities, people, tickets
+from guichet.resolvers import activities, activity_changes, people, tickets
 from guichet.schema.fields import related
 from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload
@@ -119,12 +119,14 @@ class ActivityQuery:
 class ActivityMutation:
     @mutation(ActivityPayload, description="Staff: add a task, call or event to a ticket.")
     async def add_activity(self, info: strawberry.Info, input: AddActivityInput) -> ActivityPayload:
-        request = plain(input, activities.NewActivity)
-        return ActivityPayload(activity=await activities.add_activity(info.context, request))
+        request = plain(input, activity_changes.NewActivity)
+        return ActivityPayload(activity=await activity_changes.add_activity(info.context, request))
 
     @mutation(ActivityPayload, description="Staff: change, complete or reopen an activity.")
     async def update_activity(
         self, info: strawberry.Info, input: UpdateActivityInput
     ) -> ActivityPayload:
-        changes = plain(input, activities.ActivityChanges)
-        return ActivityPayload(activity=await activities.update_activity(info.context, changes))
+        changes = plain(input, activity_changes.ActivityChanges)
+        return ActivityPayload(
+            activity=await activity_changes.update_activity(info.context, changes)
+        )

@@ -11,7 +11,7 @@ from guichet.models.people import User
 from guichet.models.resolutions import SatisfactionScore
 from guichet.models.tickets import Ticket
 from guichet.resolvers import (
-    activities,
+    activity_changes,
     approval_decisions,
     ids,
     resolutions,
@@ -60,19 +60,21 @@ async def load_demo_work() -> None:
 
     # Activities: a call due soon with a reminder, a task for tomorrow, a completed task.
     now = datetime.now(UTC)
-    await activities.add_activity(agnes, activities.NewActivity(
+    await activity_changes.add_activity(agnes, activity_changes.NewActivity(
         ticket_id=tickets[1], kind=ActivityKind.CALL, subject="Call Alice about the drum unit",
         description="Explain the cost and the delay.", due_at=now + timedelta(hours=2),
         remind_at=now + timedelta(hours=1), reminder_channels=[ReminderChannel.POPUP, ReminderChannel.EMAIL],
     ))  # fmt: skip
-    await activities.add_activity(bruno, activities.NewActivity(
+    await activity_changes.add_activity(bruno, activity_changes.NewActivity(
         ticket_id=tickets[3], kind=ActivityKind.TASK, subject="Send the corrected invoice",
         due_at=now + timedelta(days=1),
     ))  # fmt: skip
-    done = await activities.add_activity(agnes, activities.NewActivity(
+    done = await activity_changes.add_activity(agnes, activity_changes.NewActivity(
         ticket_id=tickets[5], kind=ActivityKind.TASK, subject="Check the reset links' lifetime",
     ))  # fmt: skip
-    await activities.update_activity(agnes, activities.ActivityChanges(done.id, completed=True))
+    await activity_changes.update_activity(
+        agnes, activity_changes.ActivityChanges(done.id, completed=True)
+    )
 
     # Time: rates, then entries across agents and both organizations.
     for viewer, cents in ((agnes, 6000), (bruno, 7500)):

@@ -86,7 +86,9 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+def _whole_number(
+    env: Mapping[str, str], name: str, default: int, maximum: int, *, zero_is_off: bool = False
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -94,23 +96,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int)
         value = int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if not 1 <= value <= maximum:
-        raise SettingsError(f"{name} must be between 1 and {maximum}, got {value}")
+    least = "0 (off)" if zero_is_off else "1"
+    if not (0 if zero_is_off else 1) <= value <= maximum:
+        raise SettingsError(f"{name} must be between {least} and {maximum}, got {value}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
+    return _whole_number(env, name, default, maximum)
 
 
 def _limit(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
     """A whole number from 0 (the limit is off) to maximum."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    if not 0 <= value <= maximum:
-        raise SettingsError(f"{name} must be between 0 (off) and {maximum}, got {value}")
-    return value
+    return _whole_number(env, name, default, maximum, zero_is_off=True)
 
 
 def _database_url(env: Mapping[str, str]) -> str:
