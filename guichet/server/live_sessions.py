@@ -43,6 +43,7 @@ class LiveSessions:
         self.poll_seconds = poll_seconds
         self._by_session: dict[str, set[Context]] = {}
         self._by_user: dict[int, set[Context]] = {}
+        self._keys: dict[Context, tuple[str, int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
 
@@ -54,10 +55,16 @@ class LiveSessions:
             return
         self._by_session.setdefault(viewer.session_id, set()).add(context)
         self._by_user.setdefault(viewer.id, set()).add(context)
+        # Kept apart from the viewer, which is dropped when the session ends.
+        self._keys[context] = (viewer.session_id, viewer.id)
 
     def forget(self, context: Context) -> None:
-        for index in (self._by_session, self._by_user):
-            for key, contexts in list(index.items()):
+        keys = self._keys.pop(context, None)
+        if keys is None:
+            return
+        for index, key in zip((self._by_session, self._by_user), keys, strict=True):
+            contexts = index.get(key)
+            if contexts is not None:
                 contexts.discard(context)
                 if not contexts:
                     del index[key]
