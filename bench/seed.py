@@ -23,7 +23,7 @@ from guichet.models.db import close_database, db, open_database
 from guichet.models.migrate import apply_migrations
 from guichet.models.people import Organization, OrganizationMember, Role, User
 from guichet.models.tickets import Channel, Comment, Ticket, TicketPriority, TicketStatus
-from guichet.resolvers.auth import hash_password
+from guichet.resolvers.people.auth import hash_password
 
 PASSWORD = "bench-password"
 STATUS_WEIGHTS = {

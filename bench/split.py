@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from guichet.models.db import close_database, open_database
 from guichet.resolvers import sql
-from guichet.resolvers.auth import viewer_from_token
 from guichet.resolvers.context import Context
+from guichet.resolvers.people.auth import viewer_from_token
 from guichet.schema.root import build_schema
 from guichet.server.settings import load_settings
 
@@ -33,7 +33,7 @@ async def main(runs: int) -> None:
     await open_database(settings.database_url)
     schema = build_schema()
     from guichet.models.people import User
-    from guichet.resolvers.auth import issue_token
+    from guichet.resolvers.people.auth import issue_token
 
     agent = await User.get(email="agent0@bench.test")
     from datetime import timedelta

@@ -23,8 +23,8 @@ import uvicorn
 from guichet.models import db as database
 from guichet.models.migrate import apply_migrations
 from guichet.models.people import Role
-from guichet.resolvers import accounts, auth, people
 from guichet.resolvers.context import Viewer
+from guichet.resolvers.people import accounts, auth, people
 from guichet.server.app import create_app
 from guichet.server.settings import Settings
 

@@ -9,7 +9,9 @@ import strawberry
 
 from guichet.models import activities as models
 from guichet.models.people import Role
-from guichet.resolvers import activities, activity_changes, people, tickets
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import tickets
+from guichet.resolvers.work import activities, activity_changes
 from guichet.schema.fields import related
 from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload

@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 
 from guichet.models.people import Role
-from guichet.resolvers import analytics
+from guichet.resolvers.admin import analytics
 from guichet.schema.requires import requires
 from guichet.schema.tickets import TicketFilter, plain_filter
 

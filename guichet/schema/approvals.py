@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from guichet.models import approvals as models
-from guichet.resolvers import approval_decisions, approvals, people, tickets
+from guichet.resolvers.approvals import approval_decisions, approvals
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import tickets
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User

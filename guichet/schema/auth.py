@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import strawberry
 
-from guichet.resolvers import auth
+from guichet.resolvers.people import auth
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from guichet.resolvers import comments, people
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import comments
 from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload

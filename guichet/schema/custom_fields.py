@@ -6,7 +6,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from guichet.models.people import Role
-from guichet.resolvers import custom_fields
+from guichet.resolvers.tickets import custom_fields
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires

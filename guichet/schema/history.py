@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
-from guichet.resolvers import history, people, tickets
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import history, tickets
 from guichet.schema.fields import related
 from guichet.schema.people import User
 from guichet.schema.relay import Node

@@ -37,7 +37,9 @@ from graphql import (
     value_from_ast_untyped,
 )
 
-from guichet.resolvers import approvals, custom_fields, tickets, time_billing
+from guichet.resolvers.approvals import approvals
+from guichet.resolvers.tickets import custom_fields, tickets
+from guichet.resolvers.work import time_billing
 
 DEFAULT_MAX_ITEMS = 100
 MAX_NESTING = 10

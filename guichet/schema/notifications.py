@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from guichet.resolvers import activities, approvals, notifications, tickets
+from guichet.resolvers.approvals import approvals
+from guichet.resolvers.people import notifications
+from guichet.resolvers.tickets import tickets
+from guichet.resolvers.work import activities
 from guichet.schema.errors import UserError
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload

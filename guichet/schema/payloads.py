@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from guichet.resolvers.auth import RetryLater
 from guichet.resolvers.errors import Refused
+from guichet.resolvers.people.auth import RetryLater
 from guichet.schema.errors import UserError
 
 T = TypeVar("T")

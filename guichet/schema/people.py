@@ -7,8 +7,9 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role as RoleValue
-from guichet.resolvers import access, accounts, auth, people
+from guichet.resolvers import access
 from guichet.resolvers.errors import Refused
+from guichet.resolvers.people import accounts, auth, people
 from guichet.schema.enums import Role, UserRoleInput
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload

@@ -10,7 +10,8 @@ import strawberry
 
 from guichet.models import resolutions as models
 from guichet.models.people import Role
-from guichet.resolvers import people, resolutions, satisfaction
+from guichet.resolvers.people import people
+from guichet.resolvers.work import resolutions, satisfaction
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User

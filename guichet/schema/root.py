@@ -8,20 +8,12 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from guichet.resolvers import (
-    activities,
-    approvals,
-    comments,
-    custom_fields,
-    history,
-    ids,
-    notifications,
-    people,
-    resolutions,
-    tickets,
-    time_tracking,
-)
+from guichet.resolvers import ids
+from guichet.resolvers.approvals import approvals
 from guichet.resolvers.errors import NotFound
+from guichet.resolvers.people import notifications, people
+from guichet.resolvers.tickets import comments, custom_fields, history, tickets
+from guichet.resolvers.work import activities, resolutions, time_tracking
 from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
 from guichet.schema.analytics import AnalyticsQuery
 from guichet.schema.approvals import (

@@ -7,22 +7,19 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role
-from guichet.resolvers import (
-    activities,
-    approvals,
+from guichet.resolvers.approvals import approvals
+from guichet.resolvers.errors import BadRequest
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import (
     comments,
     custom_fields,
     history,
-    people,
-    resolutions,
-    satisfaction,
     ticket_opening,
     ticket_search,
     ticket_updates,
     tickets,
-    time_tracking,
 )
-from guichet.resolvers.errors import BadRequest
+from guichet.resolvers.work import activities, resolutions, satisfaction, time_tracking
 from guichet.schema.activities import Activity
 from guichet.schema.approvals import ApprovalRequest
 from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload

@@ -15,7 +15,9 @@ import strawberry
 
 from guichet.models import time_tracking as models
 from guichet.models.people import Role
-from guichet.resolvers import people, tickets, time_billing, time_tracking
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import tickets
+from guichet.resolvers.work import time_billing, time_tracking
 from guichet.schema.fields import related
 from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload

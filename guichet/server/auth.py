@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from guichet.resolvers.auth import viewer_from_token
 from guichet.resolvers.context import Context, Viewer
+from guichet.resolvers.people.auth import viewer_from_token
 
 
 def bearer_token(value: Any) -> str | None:

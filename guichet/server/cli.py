@@ -146,8 +146,8 @@ def create_user(
     ],
 ) -> None:
     """Add a user; the first thing to do is to add the OWNER (there is exactly one)."""
-    from guichet.resolvers import accounts, auth, people
     from guichet.resolvers.errors import Refused
+    from guichet.resolvers.people import accounts, auth, people
 
     settings = _settings()
     _migrate(settings)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from guichet.models.people import Role, User
-from guichet.resolvers import accounts, auth
 from guichet.resolvers.context import Viewer
+from guichet.resolvers.people import accounts, auth
 from guichet.server.demo_tickets import load_demo_tickets
 from guichet.server.demo_work import load_demo_work
 

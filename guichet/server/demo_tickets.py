@@ -13,8 +13,9 @@ from guichet.models.tickets import (
     TicketStatus,
     TicketType,
 )
-from guichet.resolvers import comments, custom_fields, ids, ticket_opening, ticket_updates
+from guichet.resolvers import ids
 from guichet.resolvers.context import Context, Viewer
+from guichet.resolvers.tickets import comments, custom_fields, ticket_opening, ticket_updates
 from guichet.server.settings import Settings
 
 # subject, requester, agent, priority, type, product, [(author, body, public)], final status

@@ -10,10 +10,10 @@ from guichet.models.activities import ActivityKind, ReminderChannel
 from guichet.models.people import User
 from guichet.models.resolutions import SatisfactionScore
 from guichet.models.tickets import Ticket
-from guichet.resolvers import (
+from guichet.resolvers import ids
+from guichet.resolvers.approvals import approval_decisions
+from guichet.resolvers.work import (
     activity_changes,
-    approval_decisions,
-    ids,
     resolutions,
     satisfaction,
     time_billing,

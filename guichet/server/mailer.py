@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from guichet.models.outbox import OutboxChannel, OutboxStatus
-from guichet.resolvers.outbox import Outgoing, Sender, log_only
+from guichet.resolvers.mail.outbox import Outgoing, Sender, log_only
 from guichet.server.settings import Settings
 
 SENDER_ADDRESS = "Guichet <no-reply@guichet.invalid>"

@@ -8,8 +8,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from guichet.resolvers import auth, idempotency, outbox, reminders
+from guichet.resolvers import idempotency
 from guichet.resolvers.context import Context
+from guichet.resolvers.mail import outbox
+from guichet.resolvers.people import auth
+from guichet.resolvers.work import reminders
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
 

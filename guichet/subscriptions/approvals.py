@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import approval_feed, resume, topics
-from guichet.resolvers.approvals import ApprovalRow
+from guichet.resolvers import resume, topics
+from guichet.resolvers.approvals import approval_feed
+from guichet.resolvers.approvals.approvals import ApprovalRow
 from guichet.subscriptions import bus
 
 if TYPE_CHECKING:

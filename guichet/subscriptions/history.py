@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import history, ids, resume, topics
+from guichet.resolvers import ids, resume, topics
 from guichet.resolvers.errors import BadRequest, NotFound
-from guichet.resolvers.tickets import ticket_for_viewer
+from guichet.resolvers.tickets import history
+from guichet.resolvers.tickets.tickets import ticket_for_viewer
 from guichet.subscriptions import bus
 
 if TYPE_CHECKING:

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import ids, notifications, resume, topics
-from guichet.resolvers.notifications import NewNotification, NotificationRow
+from guichet.resolvers import ids, resume, topics
+from guichet.resolvers.people import notifications
+from guichet.resolvers.people.notifications import NewNotification, NotificationRow
 from guichet.subscriptions import bus
 
 if TYPE_CHECKING:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from guichet.models.people import OrganizationMember, User
 from guichet.models.tickets import Comment, Ticket, TicketStatus
-from guichet.resolvers import comments, people, ticket_search, tickets
 from guichet.resolvers.context import Context
+from guichet.resolvers.people import people
+from guichet.resolvers.tickets import comments, ticket_search, tickets
 from tests.seed import seed_people, seed_tickets
 
 

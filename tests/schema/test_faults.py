@@ -9,11 +9,11 @@ from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 from tortoise.exceptions import OperationalError
 
 from guichet.models.db import is_conflict, is_unreachable
-from guichet.resolvers import auth
+from guichet.resolvers.people import auth
 from guichet.schema import faults
 from tests.conftest import error_codes
-from tests.resolvers.test_time_billing import bill
 from tests.resolvers.time_helpers import logged, ticket_for
+from tests.resolvers.work.test_time_billing import bill
 
 LOGOUT = "mutation { logout { errors { code } } }"
 

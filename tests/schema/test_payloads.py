@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import strawberry
 from graphql import get_named_type
 
-from guichet.resolvers import auth
 from guichet.resolvers.errors import Refused, UserError
+from guichet.resolvers.people import auth
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.root import build_schema
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from guichet.models.auth import LoginThrottle
-from guichet.resolvers import people
+from guichet.resolvers.people import people
 from guichet.schema import protection
 from guichet.schema.relay import MAX_PAGE_SIZE
 from tests.conftest import error_codes

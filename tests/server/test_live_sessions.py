@@ -11,8 +11,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from guichet.models.auth import Session
-from guichet.resolvers import auth
 from guichet.resolvers.context import Context
+from guichet.resolvers.people import auth
 from guichet.server.auth import viewer_for
 from tests.conftest import PASSWORD, TEST_SECRET, Person, error_codes
 from tests.server.test_websocket import receive, send, signed_in, until_closed, websocket

@@ -21,8 +21,8 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from guichet.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
-from guichet.resolvers import outbox
-from guichet.resolvers.outbox import MAX_ATTEMPTS, Outgoing, claim_due, deliver_due
+from guichet.resolvers.mail import outbox
+from guichet.resolvers.mail.outbox import MAX_ATTEMPTS, Outgoing, claim_due, deliver_due
 from guichet.server.mailer import SENDER_ADDRESS, SmtpSender, senders_for
 from guichet.server.worker import Worker
 from tests import services
@@ -235,7 +235,7 @@ CHILD = """
 import asyncio, json, sys
 
 from guichet.models.db import close_database, open_database
-from guichet.resolvers.outbox import deliver_due
+from guichet.resolvers.mail.outbox import deliver_due
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
 

@@ -76,7 +76,7 @@ RUN = """
 import asyncio, os, sys
 from datetime import UTC, datetime
 from guichet.models.db import close_database, open_database
-from guichet.resolvers.reminders import send_due_reminders
+from guichet.resolvers.work.reminders import send_due_reminders
 
 async def main(url, go, ready):
     await open_database(url)

@@ -19,8 +19,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from guichet.models.auth import Session
-from guichet.resolvers import auth
 from guichet.resolvers.context import Context
+from guichet.resolvers.people import auth
 from guichet.server.app import create_app
 from guichet.subscriptions.notifications import notify
 from tests import services

@@ -1,0 +1,1 @@
+"""What admins and dashboards read across tickets: analytics."""

@@ -1,0 +1,1 @@
+"""Approvals: asking, deciding, and the approver's feed."""

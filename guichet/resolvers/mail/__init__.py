@@ -1,0 +1,1 @@
+"""Mail: the outbox of messages waiting to be sent."""

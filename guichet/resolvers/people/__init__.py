@@ -1,0 +1,1 @@
+"""People: users, organizations and groups, accounts and sign-in, notifications."""

@@ -1,0 +1,1 @@
+"""Tickets: opening, changing, searching, the conversation, custom fields and history."""

@@ -1,0 +1,218 @@
+"""The conversation on a ticket: public replies and internal notes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tortoise.transactions import in_transaction
+
+from guichet.models.tickets import Channel, Comment, TicketEventKind, TicketStatus
+from guichet.resolvers import access, idempotency, ids
+from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.tickets.history import Changes
+from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
+from guichet.resolvers.tickets.ticket_updates import apply_status
+from guichet.resolvers.tickets.tickets import (
+    MAX_BODY,
+    channel_of,
+    forget,
+    row_of,
+    target_ticket,
+)
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context, Viewer
+
+
+class CommentErrorCode(StrEnum):
+    # A closed ticket's TICKET_CLOSED is the gate's (ticket_gate.py), as for every change.
+    INTERNAL_NOT_ALLOWED = "INTERNAL_NOT_ALLOWED"
+    PUBLIC_NOT_ALLOWED = "PUBLIC_NOT_ALLOWED"
+
+
+@dataclass(slots=True)
+class CommentRow:
+    pk: int
+    ticket_id: int
+    author_id: int
+    body: str
+    public: bool
+    via: Channel
+    created_at: datetime
+
+    @property
+    def id(self) -> str:
+        return ids.encode("Comment", self.pk)
+
+
+COMMENT_COLUMNS = "c.id, c.ticket_id, c.author_id, c.body, c.public, c.via, c.created_at"
+
+
+def comment_row(r: dict[str, Any]) -> CommentRow:
+    return CommentRow(
+        r["id"], r["ticket_id"], r["author_id"], r["body"], bool(r["public"]), Channel(r["via"]),
+        as_datetime(r["created_at"]),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CommentPage:
+    """Which page of a ticket's comments: a loader key, so one query serves all tickets."""
+
+    ticket_id: int
+    offset: int
+    limit: int
+    newest_first: bool
+
+
+@dataclass(slots=True)
+class CommentPageResult:
+    rows: list[CommentRow]
+    total: int
+
+
+async def comment_pages(context: Context, keys: Sequence[CommentPage]) -> list[CommentPageResult]:
+    """For each key, one page of that ticket's comments the viewer may see, and how many
+    there are in all: one statement for every ticket of a list (a window per ticket)."""
+    viewer = context.require_viewer()
+    visible = access.visible_comments_condition(viewer, "c")
+    results = []
+    shapes: dict[tuple[int, int, bool], list[CommentPage]] = defaultdict(list)
+    for key in keys:
+        shapes[(key.offset, key.limit, key.newest_first)].append(key)
+    found: dict[CommentPage, CommentPageResult] = {}
+    for (offset, limit, newest_first), group in shapes.items():
+        tickets = list(dict.fromkeys(k.ticket_id for k in group))
+        order = "DESC" if newest_first else "ASC"
+        rows = await fetch(
+            f"SELECT * FROM (SELECT {COMMENT_COLUMNS},"
+            f" ROW_NUMBER() OVER (PARTITION BY c.ticket_id ORDER BY c.created_at {order}, c.id {order}) AS position,"
+            " COUNT(*) OVER (PARTITION BY c.ticket_id) AS total"
+            f" FROM comment c WHERE c.ticket_id IN ({placeholders(len(tickets))}) AND {visible}) ranked"
+            f" WHERE position > ${len(tickets) + 1} AND position <= ${len(tickets) + 2}"
+            " ORDER BY ticket_id, position",
+            *tickets,
+            offset,
+            offset + limit,
+        )
+        by_ticket: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            by_ticket[r["ticket_id"]].append(r)
+        for key in group:
+            page = by_ticket.get(key.ticket_id, [])
+            if page:
+                total = page[0]["total"]
+            elif offset or not limit:  # an empty page says nothing about the others
+                total = await _count(viewer, key.ticket_id)
+            else:
+                total = 0
+            found[key] = CommentPageResult([comment_row(r) for r in page], total)
+    results = [found[k] for k in keys]
+    return results
+
+
+async def _count(viewer, ticket_pk: int) -> int:
+    rows = await fetch(
+        f"SELECT COUNT(*) AS total FROM comment c WHERE c.ticket_id = $1 AND {access.visible_comments_condition(viewer, 'c')}",
+        ticket_pk,
+    )
+    return rows[0]["total"]
+
+
+async def comments_by_id(context: Context, keys: Sequence[int]) -> list[CommentRow | None]:
+    viewer = context.require_viewer()
+    n = len(keys)
+    condition, params = access.visible_tickets_condition(viewer, "t", n + 1)
+    rows = await fetch(
+        f"SELECT {COMMENT_COLUMNS} FROM comment c JOIN ticket t ON t.id = c.ticket_id"
+        f" WHERE c.id IN ({placeholders(n)}) AND {access.visible_comments_condition(viewer, 'c')} AND {condition}",
+        *keys,
+        *params,
+    )
+    found = {r["id"]: comment_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def comment_for_viewer(context: Context, pk: int) -> CommentRow:
+    """A comment the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(comments_by_id, pk)
+
+
+async def add_comment(
+    context: Context, *, ticket_id: str, body: str, public: bool | None, idempotency_key: str | None
+) -> tuple[CommentRow, Any]:
+    """Reply publicly or write an internal note. Customers write public replies only, light
+    agents internal notes only. A customer's reply reopens a SOLVED ticket; an agent's
+    public reply opens a NEW one."""
+    viewer = context.require_viewer()
+    done = await idempotency.previous_result(viewer.id, "addComment", idempotency_key)
+    if done is not None:
+        return await _replayed(context, ticket_id, done)
+    via = channel_of(viewer)
+    changes = Changes()
+    try:
+        async with in_transaction():
+            ticket = await ticket_for_change(context, ticket_id, TicketAction.COMMENT)
+            public = _checked(viewer, public, body)
+            claimed = await idempotency.claim(viewer.id, "addComment", idempotency_key)
+            comment = await Comment.create(
+                ticket_id=ticket.id, author_id=viewer.id, body=body, public=public, via=via
+            )
+            await changes.record(
+                ticket.id, TicketEventKind.COMMENT_ADDED, actor_pk=viewer.id, via=via, public=public,
+                data={"comment": ids.encode("Comment", comment.id), "public": public},
+            )  # fmt: skip
+            if not viewer.is_agent and ticket.status is TicketStatus.SOLVED:
+                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            elif public and access.may_work_tickets(viewer) and ticket.status is TicketStatus.NEW:
+                await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            await ticket.save()  # stamps updated_at (auto_now)
+            await idempotency.settle(claimed, comment.id)
+    except idempotency.AlreadyDone:
+        return await add_comment(
+            context, ticket_id=ticket_id, body=body, public=public, idempotency_key=idempotency_key
+        )
+    forget(context)
+    await changes.publish(context)
+    row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)
+    return row, row_of(ticket)  # the row as written: no need to read it back
+
+
+def _checked(viewer: Viewer, public: bool | None, body: str) -> bool:
+    """Whether the comment is public, once the viewer may write it so; refuses otherwise."""
+    if not viewer.is_agent and public is False:
+        raise Refused(
+            UserError(
+                "Customers write public replies only.",
+                CommentErrorCode.INTERNAL_NOT_ALLOWED,
+                ["input", "public"],
+            )
+        )
+    if viewer.is_agent and not access.may_work_tickets(viewer):
+        if public is True:
+            raise Refused(
+                UserError(
+                    "Light agents write internal notes only.",
+                    CommentErrorCode.PUBLIC_NOT_ALLOWED,
+                    ["input", "public"],
+                )
+            )
+        public = False
+    if error := text_error(body, ["input", "body"], max_length=MAX_BODY):
+        raise Refused(error)
+    return True if public is None else public
+
+
+async def _replayed(context: Context, ticket_id: str, comment_pk: int) -> tuple[CommentRow, Any]:
+    """The first answer to a retried addComment: a read, so no gate and no lock; the viewer
+    must still take part in the ticket, whatever happened to it since (closed included)."""
+    viewer = context.require_viewer()
+    current = await target_ticket(context, ticket_id)
+    await access.customer_participates(viewer, current.pk)
+    return await comment_for_viewer(context, comment_pk), current

@@ -1,0 +1,203 @@
+"""Ticket history: events written in the transaction of their change, published after it.
+
+A rule function collects the events it records in a `Changes` and calls
+`changes.publish(context)` once its transaction has committed: subscribers never hear of
+a change that was rolled back. What is published is only the event's id; each
+subscriber re-reads it through its own visibility (see subscriptions/history.py).
+Notifications go the same way: a stored row (resolvers/notifications.py), its id published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
+from guichet.resolvers import access, ids, topics
+from guichet.resolvers.people import notifications
+from guichet.resolvers.people.notifications import NewNotification
+from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context
+
+
+@dataclass(slots=True)
+class EventRow:
+    pk: int
+    ticket_id: int
+    kind: TicketEventKind
+    actor_id: int | None
+    via: Channel
+    field: str | None
+    previous_value: Any
+    new_value: Any
+    data: Any
+    public: bool
+    created_at: datetime
+
+    @property
+    def id(self) -> str:
+        return ids.encode("TicketEvent", self.pk)
+
+
+EVENT_COLUMNS = (
+    "e.id, e.ticket_id, e.kind, e.actor_id, e.via, e.field, e.previous_value, e.new_value,"
+    " e.data, e.public, e.created_at"
+)
+
+
+def _json(value: Any) -> Any:
+    # asyncpg hands JSON columns back as text, like SQLite.
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def event_row(r: dict[str, Any]) -> EventRow:
+    return EventRow(
+        r["id"],
+        r["ticket_id"],
+        TicketEventKind(r["kind"]),
+        r["actor_id"],
+        Channel(r["via"]),
+        r["field"],
+        _json(r["previous_value"]),
+        _json(r["new_value"]),
+        _json(r["data"]),
+        bool(r["public"]),
+        as_datetime(r["created_at"]),
+    )
+
+
+@dataclass
+class Changes:
+    """What one rule function wrote: events to publish and people to notify."""
+
+    events: list[TicketEvent] = field(default_factory=list)
+    # Told, not written yet; then written: (user pk, notification id), published after commit.
+    stored: list[tuple[int, int]] = field(default_factory=list)
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def record(
+        self,
+        ticket_pk: int,
+        kind: TicketEventKind,
+        *,
+        actor_pk: int | None,
+        via: Channel,
+        public: bool,
+        field: str | None = None,
+        previous: Any = None,
+        new: Any = None,
+        data: Any = None,
+        approval_request_pk: int | None = None,
+    ) -> TicketEvent:
+        event = await TicketEvent.create(
+            ticket_id=ticket_pk,
+            kind=kind,
+            actor_id=actor_pk,
+            via=via,
+            field=field,
+            previous_value=json_text(previous),
+            new_value=json_text(new),
+            data=json_text(data),
+            public=public,
+            approval_request_id=approval_request_pk,
+        )
+        self.events.append(event)
+        return event
+
+    async def notify(
+        self,
+        user_pk: int,
+        kind: str,
+        message: str,
+        ticket_pk: int | None = None,
+        **about: int | None,
+    ) -> None:
+        """Tell a user: the notification is stored now, in the rule's transaction (so a
+        crash loses nothing and a reconnecting client replays it), and its id is published
+        after the commit. `about` names approval_request_pk or activity_pk."""
+        told = NewNotification(user_pk, kind, message, ticket_pk, **about)
+        self.stored.append((user_pk, await notifications.store(told)))
+
+    def send(self, topic: str, payload: dict[str, Any]) -> None:
+        """Publish any other live message after commit."""
+        self.messages.append((topic, payload))
+
+    async def publish(self, context: Context) -> None:
+        """Call after the transaction committed."""
+        if context.bus is None:
+            return
+        for event in self.events:
+            await context.bus.publish(
+                topics.ticket_history(event.ticket_id),  # type: ignore[attr-defined]
+                {"event": event.id, "ticket": event.ticket_id},  # type: ignore[attr-defined]
+            )
+        for topic, payload in self.messages:
+            await context.bus.publish(topic, payload)
+        for user_pk, pk in self.stored:
+            await context.bus.publish(topics.user_notifications(user_pk), {"notification": pk})
+
+
+async def events_page(
+    context: Context, ticket_pk: int, after_pk: int, limit: int
+) -> tuple[list[EventRow], int]:
+    """The events of one ticket the viewer may see, oldest first, after an event id."""
+    viewer = context.require_viewer()
+    condition, params = access.visible_events_condition(viewer, "e", 4)
+    rows = await fetch(
+        f"SELECT {EVENT_COLUMNS}, COUNT(*) OVER () AS total FROM ticket_event e"
+        f" WHERE e.ticket_id = $1 AND {condition} AND e.id > $2 ORDER BY e.id LIMIT $3",
+        ticket_pk,
+        after_pk,
+        limit,
+        *params,
+    )
+    if rows:
+        total = await _count(context, ticket_pk) if after_pk else rows[0]["total"]
+        return [event_row(r) for r in rows], total
+    return [], await _count(context, ticket_pk)
+
+
+async def _count(context: Context, ticket_pk: int) -> int:
+    condition, params = access.visible_events_condition(context.require_viewer(), "e", 2)
+    rows = await fetch(
+        f"SELECT COUNT(*) AS total FROM ticket_event e WHERE e.ticket_id = $1 AND {condition}",
+        ticket_pk,
+        *params,
+    )
+    return rows[0]["total"]
+
+
+async def events_by_id(context: Context, keys: Sequence[int]) -> list[EventRow | None]:
+    """Events by id, each only if the viewer may see it and its ticket."""
+    viewer = context.require_viewer()
+    n = len(keys)
+    event_condition, event_params = access.visible_events_condition(viewer, "e", n + 1)
+    ticket_condition, ticket_params = access.visible_tickets_condition(
+        viewer, "t", n + 1 + len(event_params)
+    )
+    rows = await fetch(
+        f"SELECT {EVENT_COLUMNS} FROM ticket_event e JOIN ticket t ON t.id = e.ticket_id"
+        f" WHERE e.id IN ({placeholders(n)}) AND {event_condition} AND {ticket_condition}",
+        *keys,
+        *event_params,
+        *ticket_params,
+    )
+    found = {r["id"]: event_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def event_for_viewer(context: Context, pk: int) -> EventRow:
+    """A history event the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(events_by_id, pk)
+
+
+async def events_by_ticket_after(context: Context, ticket_pk: int, after_pk: int) -> list[EventRow]:
+    """Replay: every visible event of the ticket after an event id, oldest first."""
+    rows, _ = await events_page(context, ticket_pk, after_pk, 10_000)
+    return rows

@@ -1,0 +1,357 @@
+"""Tickets: reading them (rows and batch functions) and opening them (new requests and
+follow-ups). Changing them is in ticket_updates.py; conversations in comments.py."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from guichet.models import people as people_models
+from guichet.models.people import Role
+from guichet.models.tickets import (
+    Channel,
+    CustomFieldValue,
+    FieldVisibility,
+    Ticket,
+    TicketEventKind,
+    TicketPriority,
+    TicketStatus,
+    TicketType,
+)
+from guichet.resolvers import access, ids
+from guichet.resolvers.errors import Refused, UserError
+from guichet.resolvers.people import people
+from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
+from guichet.resolvers.tickets import custom_fields
+from guichet.resolvers.tickets.history import Changes
+
+if TYPE_CHECKING:
+    from guichet.resolvers.context import Context, Viewer
+
+MAX_SUBJECT = 250
+MAX_BODY = 64 * 1024
+MAX_TAGS = 50
+MAX_CCS = 50
+
+
+class TicketErrorCode(StrEnum):
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_ALLOWED = "NOT_ALLOWED"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_TAG = "INVALID_TAG"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    NOT_AN_AGENT = "NOT_AN_AGENT"
+    ASSIGNEE_NOT_IN_GROUP = "ASSIGNEE_NOT_IN_GROUP"
+    TICKET_CLOSED = "TICKET_CLOSED"
+    NOT_CLOSED = "NOT_CLOSED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    ASSIGNEE_REQUIRED = "ASSIGNEE_REQUIRED"
+    NOT_REQUESTER = "NOT_REQUESTER"
+    TOO_MANY = "TOO_MANY"
+
+
+@dataclass(slots=True)
+class TicketRow:
+    pk: int
+    number: int
+    subject: str
+    description: str
+    status: TicketStatus
+    type: TicketType | None
+    priority: TicketPriority | None
+    via: Channel
+    requester_id: int
+    submitter_id: int
+    assignee_id: int | None
+    group_id: int | None
+    organization_id: int | None
+    follow_up_of_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    solved_at: datetime | None
+
+    @property
+    def id(self) -> str:
+        return ids.encode("Ticket", self.pk)
+
+
+TICKET_COLUMNS = (
+    "t.id, t.number, t.subject, t.description, t.status, t.type, t.priority, t.via,"
+    " t.requester_id, t.submitter_id, t.assignee_id, t.group_id, t.organization_id,"
+    " t.follow_up_of_id, t.created_at, t.updated_at, t.solved_at"
+)
+
+
+def ticket_row(r: dict[str, Any]) -> TicketRow:
+    return TicketRow(
+        r["id"],
+        r["number"],
+        r["subject"],
+        r["description"],
+        TicketStatus(r["status"]),
+        TicketType(r["type"]) if r["type"] else None,
+        TicketPriority(r["priority"]) if r["priority"] else None,
+        Channel(r["via"]),
+        r["requester_id"],
+        r["submitter_id"],
+        r["assignee_id"],
+        r["group_id"],
+        r["organization_id"],
+        r["follow_up_of_id"],
+        as_datetime(r["created_at"]),
+        as_datetime(r["updated_at"]),
+        as_datetime(r["solved_at"]),
+    )
+
+
+def row_of(t: Ticket) -> TicketRow:
+    return TicketRow(
+        t.id, t.number, t.subject, t.description, TicketStatus(t.status),
+        TicketType(t.type) if t.type else None, TicketPriority(t.priority) if t.priority else None,
+        Channel(t.via), t.requester_id, t.submitter_id, t.assignee_id, t.group_id,
+        t.organization_id, t.follow_up_of_id, t.created_at, t.updated_at, t.solved_at,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- batch functions
+
+
+async def tickets_by_id(context: Context, keys: Sequence[int]) -> list[TicketRow | None]:
+    """Tickets by id, each only if the viewer may see it."""
+    viewer = context.require_viewer()
+    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
+    rows = await fetch(
+        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id IN ({placeholders(len(keys))}) AND {condition}",
+        *keys,
+        *params,
+    )
+    found = {r["id"]: ticket_row(r) for r in rows}
+    return [found.get(k) for k in keys]
+
+
+async def ticket_by_number(context: Context, number: int) -> TicketRow | None:
+    viewer = context.require_viewer()
+    condition, params = access.visible_tickets_condition(viewer, "t", 2)
+    rows = await fetch(
+        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.number = $1 AND {condition}",
+        number,
+        *params,
+    )
+    return ticket_row(rows[0]) if rows else None
+
+
+async def ticket_for_viewer(context: Context, pk: int) -> TicketRow:
+    """A ticket the viewer may see, or NotFound (missing and hidden alike)."""
+    return await context.visible_one(tickets_by_id, pk, "No such ticket.")
+
+
+async def ticket_groups_by_id(
+    context: Context, keys: Sequence[int]
+) -> list[people.GroupRow | None]:
+    """A ticket's group, for staff only: groups are internal (access.can_see_groups)."""
+    if not access.can_see_groups(context.require_viewer()):
+        return [None] * len(keys)
+    return await people.groups_by_id(context, keys)
+
+
+async def ccs_by_ticket(context: Context, keys: Sequence[int]) -> list[list[people.UserRow]]:
+    rows = await fetch(
+        f'SELECT cc.ticket_id, {people.USER_COLUMNS} FROM ticket_cc cc JOIN "user" u ON u.id = cc.user_id'
+        f" WHERE cc.ticket_id IN ({placeholders(len(keys))}) ORDER BY cc.id",
+        *keys,
+    )
+    grouped: dict[int, list[people.UserRow]] = defaultdict(list)
+    for r in rows:
+        grouped[r["ticket_id"]].append(people.user_row(r))
+    return [grouped.get(k, []) for k in keys]
+
+
+async def tags_by_ticket(context: Context, keys: Sequence[int]) -> list[list[str]]:
+    rows = await fetch(
+        f"SELECT ticket_id, tag FROM ticket_tag WHERE ticket_id IN ({placeholders(len(keys))}) ORDER BY tag",
+        *keys,
+    )
+    grouped: dict[int, list[str]] = defaultdict(list)
+    for r in rows:
+        grouped[r["ticket_id"]].append(r["tag"])
+    return [grouped.get(k, []) for k in keys]
+
+
+async def follow_ups_by_ticket(context: Context, keys: Sequence[int]) -> list[list[TicketRow]]:
+    viewer = context.require_viewer()
+    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
+    rows = await fetch(
+        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.follow_up_of_id IN ({placeholders(len(keys))})"
+        f" AND {condition} ORDER BY t.number",
+        *keys,
+        *params,
+    )
+    grouped: dict[int, list[TicketRow]] = defaultdict(list)
+    for r in rows:
+        grouped[r["follow_up_of_id"]].append(ticket_row(r))
+    return [grouped.get(k, []) for k in keys]
+
+
+# ---------------------------------------------------------------- checks shared with updates
+
+
+def normalized_tags(tags: Sequence[str] | None, path: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for i, tag in enumerate(tags or ()):
+        tag = tag.strip().lower()
+        if not tag or len(tag) > 80 or any(c.isspace() or c == "\x00" for c in tag):
+            raise Refused(
+                UserError(
+                    f"{tag!r} is not a tag: 1 to 80 characters, no spaces.",
+                    TicketErrorCode.INVALID_TAG,
+                    [*path, str(i)],
+                )
+            )
+        cleaned.append(tag)
+    cleaned = list(dict.fromkeys(cleaned))
+    if len(cleaned) > MAX_TAGS:
+        raise Refused(
+            UserError(f"A ticket has at most {MAX_TAGS} tags.", TicketErrorCode.TOO_MANY, path)
+        )
+    return cleaned
+
+
+def decoded(global_id: str | None, type_name: str, path: list[str]) -> int | None:
+    if global_id is None:
+        return None
+    pk = ids.decode_as(global_id, type_name)
+    if pk is None:
+        raise Refused(
+            UserError(
+                f"No {type_name.lower()} has the id {global_id!r}.", TicketErrorCode.NOT_FOUND, path
+            )
+        )
+    return pk
+
+
+async def existing_user(pk: int, path: list[str]) -> people_models.User:
+    user = await people_models.User.get_or_none(id=pk)
+    if user is None:
+        raise Refused(UserError("No such user.", TicketErrorCode.NOT_FOUND, path))
+    return user
+
+
+async def checked_assignee(assignee_pk: int | None, group_pk: int | None) -> None:
+    """An assignee is an agent (light agents are not assigned tickets), in the group if any."""
+    if group_pk is not None and not await people_models.Group.filter(id=group_pk).exists():
+        raise Refused(UserError("No such group.", TicketErrorCode.NOT_FOUND, ["input", "groupId"]))
+    if assignee_pk is None:
+        return
+    user = await existing_user(assignee_pk, ["input", "assigneeId"])
+    if not Role(user.role).at_least(Role.AGENT):
+        raise Refused(
+            UserError(
+                "Tickets are assigned to agents.",
+                TicketErrorCode.NOT_AN_AGENT,
+                ["input", "assigneeId"],
+            )
+        )
+    if (
+        group_pk is not None
+        and not await people_models.GroupMember.filter(
+            group_id=group_pk, user_id=assignee_pk
+        ).exists()
+    ):
+        raise Refused(
+            UserError(
+                "The assignee is not in that group.",
+                TicketErrorCode.ASSIGNEE_NOT_IN_GROUP,
+                ["input", "assigneeId"],
+            )
+        )
+
+
+async def checked_organization(requester_pk: int, organization_pk: int | None) -> int | None:
+    """The ticket's organization: one the requester belongs to; by default their only one."""
+    memberships = await people_models.OrganizationMember.filter(user_id=requester_pk).values_list(
+        "organization_id", flat=True
+    )
+    if organization_pk is None:
+        return memberships[0] if len(memberships) == 1 else None
+    if organization_pk not in memberships:
+        raise Refused(
+            UserError(
+                "The requester is not a member of that organization.",
+                TicketErrorCode.NOT_A_MEMBER,
+                ["input", "organizationId"],
+            )
+        )
+    return organization_pk
+
+
+async def cc_users(emails: Sequence[str] | None, path: list[str]) -> list[people_models.User]:
+    """People to copy, by address; unknown addresses become customers (end users)."""
+    if emails and len(emails) > MAX_CCS:
+        raise Refused(UserError(f"At most {MAX_CCS} CCs.", TicketErrorCode.TOO_MANY, path))
+    users = []
+    for i, email in enumerate(emails or ()):
+        if "\x00" in email or people.email_error(email, [*path, str(i)]):
+            raise Refused(
+                UserError(
+                    f"{email!r} is not an e-mail address.",
+                    TicketErrorCode.INVALID_EMAIL,
+                    [*path, str(i)],
+                )
+            )
+        address = people.normalize_email(email)
+        user, _ = await people_models.User.get_or_create(
+            email=address, defaults={"name": address.split("@")[0], "role": Role.END_USER}
+        )
+        users.append(user)
+    return list({u.id: u for u in users}.values())
+
+
+async def record_values(
+    changes: Changes,
+    ticket_pk: int,
+    values: dict[custom_fields.CustomFieldRow, Any],
+    viewer: Viewer,
+    via: Channel,
+) -> None:
+    for field, value in values.items():
+        existing = await CustomFieldValue.get_or_none(ticket_id=ticket_pk, field_id=field.pk)
+        previous = orjson.loads(existing.value) if existing and existing.value is not None else None
+        if previous == value:
+            continue
+        if existing:
+            await CustomFieldValue.filter(id=existing.id).update(value=json_text(value))
+        else:
+            await CustomFieldValue.create(
+                ticket_id=ticket_pk, field_id=field.pk, value=json_text(value)
+            )
+        await changes.record(
+            ticket_pk, TicketEventKind.FIELD_CHANGED, actor_pk=viewer.id, via=via,
+            public=field.visibility is FieldVisibility.PUBLIC,
+            field=f"customFields.{field.key}", previous=previous, new=value,
+        )  # fmt: skip
+
+
+def forget(context: Context) -> None:
+    """A write committed: what this request's loaders read before it (the ticket's status,
+    assignee...) is stale, so the payload reads afresh."""
+    context.next_event()
+
+
+async def target_ticket(context: Context, global_id: str) -> TicketRow:
+    """The ticket a mutation acts on: NOT_FOUND alike when malformed, missing or invisible."""
+    return await ticket_for_viewer(context, ids.decode_as(global_id, "Ticket") or 0)
+
+
+# ---------------------------------------------------------------- opening tickets
+
+
+def channel_of(viewer: Viewer) -> Channel:
+    return Channel.WEB if viewer.is_agent else Channel.PORTAL
