@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from asyncpg import exceptions as asyncpg_errors
@@ -32,6 +35,7 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
         }
     else:
         connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = _reset_returning_connection
     return {
         "connections": {"default": connection},
         "apps": {
@@ -55,9 +59,61 @@ async def close_database() -> None:
     await Tortoise.close_connections()
 
 
+async def _reset_returning_connection(connection: Any) -> None:
+    """What a PostgreSQL connection goes through on its way back to the pool.
+
+    asyncpg's default resets every connection with a round trip (`pg_advisory_unlock_all();
+    CLOSE ALL; UNLISTEN *; RESET ALL`), once per statement here since each statement borrows
+    a connection. Guichet leaves no session state behind (no SET, LISTEN, advisory lock or
+    cursor outside a transaction), so only a transaction cut short needs undoing."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class _OneConnection:
+    """Tortoise's client, narrowed to one pooled connection for a run of reads."""
+
+    __slots__ = ("capabilities", "client", "raw")
+
+    def __init__(self, client: Any, raw: Any) -> None:
+        self.client = client
+        self.raw = raw
+        self.capabilities = client.capabilities
+
+    async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
+        return [dict(r) for r in await self.raw.fetch(query, *(values or ()))]
+
+    async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
+        return await self.client.execute_query(query, values)  # writes keep the pool's path
+
+
+_pinned: ContextVar[_OneConnection | None] = ContextVar("guichet_one_connection", default=None)
+
+
 def db():
-    """The connection every query of this process runs on."""
-    return connections.get("default")
+    """The connection every query of this process runs on: within `one_connection()`, the
+    one it holds (unless a transaction has begun since, which has its own)."""
+    current = connections.get("default")
+    pinned = _pinned.get()
+    if pinned is not None and current is pinned.client:
+        return pinned
+    return current
+
+
+@asynccontextmanager
+async def one_connection() -> AsyncIterator[None]:
+    """Run the reads of the block on ONE pooled connection, borrowed once, instead of one
+    borrow per statement (PostgreSQL; SQLite has a single connection anyway)."""
+    client = connections.get("default")
+    if _pinned.get() is not None or client.capabilities.dialect != "postgres":
+        yield
+        return
+    async with client.acquire_connection() as raw:
+        token = _pinned.set(_OneConnection(client, raw))
+        try:
+            yield
+        finally:
+            _pinned.reset(token)
 
 
 def dialect() -> str:

@@ -14,12 +14,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from guichet.models.db import close_database, open_database
+from guichet.resolvers.people.auth import viewer_from_token
 from guichet.schema.root import build_schema
 from guichet.server.graphiql import ASSETS_PATH, GraphiQLAssets
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
 from guichet.server.live_sessions import LiveSessions
 from guichet.server.rate_limits import RateLimits
+from guichet.server.session_cache import ForgetOnPublish, SessionCache
 from guichet.server.settings import Settings
 from guichet.server.websocket import GraphQLWebSocket
 from guichet.server.worker import Worker
@@ -77,8 +79,13 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
     )
     app.state.settings = settings
     app.state.schema = build_schema(settings.debug)
-    app.state.bus = Bus(settings.broadcast_url, settings.topic_prefix)
-    app.state.live_sessions = LiveSessions(app.state.bus)
+    app.state.session_cache = SessionCache(
+        lambda token: viewer_from_token(settings.secret_key, token)
+    )
+    app.state.bus = ForgetOnPublish(
+        Bus(settings.broadcast_url, settings.topic_prefix), app.state.session_cache
+    )
+    app.state.live_sessions = LiveSessions(app.state.bus, session_cache=app.state.session_cache)
     # Sign-in and cost limits, in Redis when the pub/sub is (connects on first use).
     app.state.rate_limits = RateLimits(settings)
     websocket = GraphQLWebSocket(app.state)

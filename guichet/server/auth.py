@@ -22,6 +22,9 @@ async def viewer_for(state: Any, authorization: Any) -> Viewer | None:
     token = bearer_token(authorization)
     if token is None:
         return None
+    sessions = getattr(state, "session_cache", None)
+    if sessions is not None:
+        return await sessions.viewer(token)
     return await viewer_from_token(state.settings.secret_key, token)
 
 

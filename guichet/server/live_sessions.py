@@ -38,8 +38,12 @@ CLOSE_REASON = "Session ended"
 
 
 class LiveSessions:
-    def __init__(self, bus: Any, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, bus: Any, poll_seconds: float = POLL_SECONDS, session_cache: Any = None
+    ) -> None:
         self.bus = bus
+        # The HTTP side's remembered viewers (server/session_cache.py), forgotten with them.
+        self.session_cache = session_cache
         self.poll_seconds = poll_seconds
         self._by_session: dict[str, set[Context]] = {}
         self._by_user: dict[int, set[Context]] = {}
@@ -76,7 +80,11 @@ class LiveSessions:
     # ------------------------------------------------------------ ending
 
     async def end(self, *, session_ids: Any = (), user_ids: Any = ()) -> int:
-        """Close every socket signed in with one of these sessions or as one of these users."""
+        """Close every socket signed in with one of these sessions or as one of these users,
+        and forget their remembered viewers."""
+        session_ids, user_ids = list(session_ids), list(user_ids)
+        if self.session_cache is not None:
+            self.session_cache.forget(session_ids=session_ids, user_ids=user_ids)
         doomed: set[Context] = set()
         for session_id in session_ids:
             doomed |= self._by_session.get(session_id, set())
