@@ -10,6 +10,10 @@
 #   guichet       `guichet serve --no-worker`, as bench/run.sh starts it
 #   postgraphile  PostGraphile 5, amber preset (bench/postgraphile/), on node 22 from npm
 #   floor         bench/floor.py: Starlette + asyncpg + orjson, 2 SQL statements a request
+#   guichet-unplanned  (opt-in) Guichet with GUICHET_PLANNER=off: strawberry's executor
+#
+# GUICHET_BENCH_SERVERS picks and orders them (default "guichet postgraphile floor"; it
+# must include guichet, whose answer is the reference).
 #
 # Each server runs alone, as one process pinned to CPU 0 (taskset -c 0); wrk runs pinned
 # to CPU 1 (one thread). PostgreSQL is not pinned: on a 2-core machine it competes with
@@ -75,6 +79,7 @@ python3 -c 'import json, sys; print(json.dumps({"query": open(sys.argv[1]).read(
 python3 -c 'import json, sys; print(json.dumps({"query": open(sys.argv[1]).read()}))' \
   "$PGL_DIR/dashboard.graphql" >"$WORK/postgraphile-body.json"
 cp "$WORK/guichet-body.json" "$WORK/floor-body.json"
+cp "$WORK/guichet-body.json" "$WORK/guichet-unplanned-body.json"
 
 # Start one server ($1) on $PORT, pinned to $SERVER_CPU; `exec` everywhere so that
 # $SERVER is the server process itself (its CPU is read from /proc/$SERVER).
@@ -83,6 +88,10 @@ start_server() {
   guichet)
     (cd "$WORK" && exec taskset -c "$SERVER_CPU" guichet serve --port "$PORT" --no-worker \
       >"$WORK/guichet.log" 2>&1) &
+    ;;
+  guichet-unplanned)
+    (cd "$WORK" && GUICHET_PLANNER=off exec taskset -c "$SERVER_CPU" guichet serve \
+      --port "$PORT" --no-worker >"$WORK/guichet-unplanned.log" 2>&1) &
     ;;
   postgraphile)
     # NODE_ENV=production: PostGraphile as it is deployed (no development-only checks).
@@ -93,6 +102,10 @@ start_server() {
   floor)
     DATABASE_URL=$URL taskset -c "$SERVER_CPU" python bench/floor.py --port "$PORT" \
       >"$WORK/floor.log" 2>&1 &
+    ;;
+  *)
+    echo "compare: unknown server $1 (guichet, guichet-unplanned, postgraphile, floor)" >&2
+    exit 2
     ;;
   esac
   SERVER=$!
@@ -115,11 +128,17 @@ ask() {  # one request with the benchmark's body and token; the answer to stdout
     --data @"$WORK/$1-body.json"
 }
 
-SERVERS=(guichet postgraphile floor)
+read -r -a SERVERS <<<"${GUICHET_BENCH_SERVERS:-guichet postgraphile floor}"
+case " ${SERVERS[*]} " in
+*" guichet "*) ;;
+*) echo "compare: GUICHET_BENCH_SERVERS must include guichet (the reference answer)" >&2; exit 2 ;;
+esac
 
 # ---- 1. The answers, each server alone, compared before anything is measured.
+# Guichet first: its sign-in gives the token every server is then sent.
 TOKEN=""
-for name in "${SERVERS[@]}"; do
+for name in guichet "${SERVERS[@]}"; do
+  [ "$name" = guichet ] && [ -n "$TOKEN" ] && continue
   start_server "$name"
   if [ "$name" = guichet ]; then
     TOKEN=$(curl -fs "$ENDPOINT" -H 'content-type: application/json' \
@@ -129,7 +148,7 @@ for name in "${SERVERS[@]}"; do
   ask "$name" >"$WORK/$name.json"
   stop_server
 done
-python3 bench/compare.py check "$WORK"
+python3 bench/compare.py check "$WORK" "${SERVERS[@]}"
 
 # ---- 2. Under load, one server at a time.
 PG_PID=$(python3 bench/compare.py postmaster "$URL" || true)
@@ -151,9 +170,20 @@ done
 
 # ---- 3. Guichet in process: where its time goes (no HTTP), on the server's CPU.
 taskset -c "$SERVER_CPU" python bench/split.py --runs "$SPLIT_RUNS" --token "$TOKEN" >"$WORK/split.txt"
+case " ${SERVERS[*]} " in
+*" guichet-unplanned "*)
+  GUICHET_PLANNER=off taskset -c "$SERVER_CPU" python bench/split.py --runs "$SPLIT_RUNS" \
+    --token "$TOKEN" >"$WORK/split-unplanned.txt"
+  ;;
+esac
 
 echo
 python3 bench/compare.py table "$WORK/results.jsonl"
 echo
 echo "Guichet in process (bench/split.py, CPU $SERVER_CPU):"
 cat "$WORK/split.txt"
+if [ -f "$WORK/split-unplanned.txt" ]; then
+  echo
+  echo "Guichet in process with GUICHET_PLANNER=off:"
+  cat "$WORK/split-unplanned.txt"
+fi
