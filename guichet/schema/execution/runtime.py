@@ -247,10 +247,17 @@ class Runtime:
         except Bubble as bubble:
             self._add(bubble.raw, bubble.nodes, bubble.path, None)
             self.data = None
-        while self.related or self.calls:
-            related, self.related = self.related, []
-            calls, self.calls = self.calls, []
-            await self._level(related, calls, done)
+        try:
+            while self.related or self.calls:
+                related, self.related = self.related, []
+                calls, self.calls = self.calls, []
+                await self._level(related, calls, done)
+        except Fallback:
+            for _f, awaitable, _d, _path in self.calls:  # never to be awaited now
+                close = getattr(awaitable, "close", None)
+                if close is not None:
+                    close()
+            raise
         return ExecutionResult(self.data, self.errors or None)
 
     async def _level(self, related: list, calls: list, done: dict) -> None:

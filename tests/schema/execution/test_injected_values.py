@@ -10,7 +10,7 @@ import pytest
 from guichet.resolvers.people import people
 from guichet.resolvers.tickets import comments
 from guichet.resolvers.work import time_tracking
-from tests.schema.execution.helpers import both, same, swapped
+from tests.schema.execution.helpers import answer, both, context, same, swapped
 from tests.seed import seed_people, seed_tickets
 
 LIST = """
@@ -120,3 +120,23 @@ async def test_denied_fields_in_a_list_answer_forbidden_at_each_position(
         assert error["path"][:3] == ["tickets", "edges", error["path"][2]]
     staff = await same(app, query, viewer=agent.viewer)
     assert "errors" not in staff
+
+
+async def test_an_object_its_type_refuses_runs_the_whole_request_normally(app, tickets, agent):
+    from guichet.schema.execution import STATS
+
+    class NotAUser:
+        name = "impostor"
+
+    swaps = swapped(people.users_by_id, lambda _key, user: NotAUser())
+    query = "{ tickets(first: 2) { edges { node { number assignee { name } } } } }"
+    before = STATS["fallback"]
+    planned = await app.state.schema.execute(
+        query, context_value=context(app, agent.viewer, planner=True, swaps=swaps)
+    )
+    normal = await app.state.schema.execute(
+        query, context_value=context(app, agent.viewer, planner=False, swaps=swaps)
+    )
+    assert STATS["fallback"] == before + 1
+    assert answer(planned) == answer(normal)
+    assert "Expected value of type 'User'" in normal.errors[0].message
