@@ -81,6 +81,7 @@ class _OneConnection:
         self.capabilities = client.capabilities
 
     async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
+        self.client.log.debug("%s: %s", query, values)  # as Tortoise logs each statement
         return [dict(r) for r in await self.raw.fetch(query, *(values or ()))]
 
     async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:

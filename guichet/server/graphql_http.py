@@ -295,9 +295,10 @@ async def graphql_http(request: Request) -> Response:
     if not executed:
         status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
         return _json(status, _with_cost({"errors": _formatted(result.errors)}, cost), media_type)
-    if result.data is None and _unavailable_only(result.errors):
-        # Nothing could be served because the database is away: say so at the HTTP level,
-        # so load balancers and clients back off.
+    if _unavailable_only(result.errors):
+        # Nothing could be served because the database is away (every error says so; the
+        # data holds only the nulls they left): say so at the HTTP level, so load
+        # balancers and clients back off.
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return _json(
             503, _with_cost({"errors": _formatted(result.errors)}, cost), media_type, headers
