@@ -93,4 +93,9 @@ class TranslateFaults(SchemaExtension):
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = [fault_error(error) or error for error in errors]
+            result.errors = translate_faults(errors)
+
+
+def translate_faults(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors with database faults replaced (for a path that runs without the extension)."""
+    return [fault_error(error) or error for error in errors]

@@ -261,17 +261,22 @@ class GuichetRules(SchemaExtension):
         context = self.execution_context
         context.validation_rules = (
             *context.validation_rules,
-            # The maximum cost is a setting, read from the operation's context.
-            partial(
-                OperationLimitsRule,
-                max_nodes=getattr(
-                    getattr(context.context, "settings", None), "max_query_cost", MAX_NODES
-                ),
-            ),
-            OneLoginPerOperationRule,
-            partial(InputLimitsRule, variables=context.variables),
+            *guichet_rules(getattr(context.context, "settings", None), context.variables),
         )
         yield
+
+
+def guichet_rules(settings, variables: dict | None) -> tuple:
+    """Guichet's validation rules for one request (added to strawberry's own)."""
+    return (
+        # The maximum cost is a setting, read from the operation's context.
+        partial(
+            OperationLimitsRule,
+            max_nodes=getattr(settings, "max_query_cost", MAX_NODES),
+        ),
+        OneLoginPerOperationRule,
+        partial(InputLimitsRule, variables=variables),
+    )
 
 
 # ---------------------------------------------------------------- one operation, for the limits
@@ -348,6 +353,11 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
         return masked
+
+
+def mask_unexpected(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors as MaskUnexpectedErrors leaves them (for a path that runs without it)."""
+    return MaskUnexpectedErrors()._process_errors(errors)
 
 
 EXTENSIONS = [

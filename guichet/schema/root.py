@@ -26,6 +26,7 @@ from guichet.schema.attachments import Attachment
 from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
 from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
+from guichet.schema.execution import PlannedExecution
 from guichet.schema.faults import TranslateFaults, retry_conflicting_mutations
 from guichet.schema.history import HistorySubscription, TicketEvent
 from guichet.schema.limits import describe
@@ -137,7 +138,9 @@ def build_schema(debug: bool = False) -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS),
         types=EXTRA_TYPES,
-        extensions=[*EXTENSIONS, TranslateFaults],
+        # The planner first: it hands out cached documents and verdicts before the others
+        # look, and its results leave through their exits (faults, masking) like any other.
+        extensions=[PlannedExecution, *EXTENSIONS, TranslateFaults],
         config=StrawberryConfig(disable_field_suggestions=not debug),
         scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -60,6 +60,9 @@ class Settings:
     max_query_cost: int = DEFAULT_MAX_QUERY_COST
     # Networks (CIDR) of the proxies whose X-Forwarded-For is believed.
     trusted_proxies: tuple[str, ...] = ()
+    # Queries the planned executor understands run planned (guichet/schema/execution);
+    # GUICHET_PLANNER=off runs every operation through strawberry's executor.
+    planner: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -322,6 +325,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         max_query_cost=max_query_cost,
         trusted_proxies=_trusted_proxies(env),
+        planner=_flag(env, "GUICHET_PLANNER", True),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

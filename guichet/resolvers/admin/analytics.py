@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from guichet.models.db import dialect
 from guichet.models.people import Role
-from guichet.resolvers import access, ids
-from guichet.resolvers.sql import fetch
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.tickets.ticket_search import TicketFilter, build_where
 
 if TYPE_CHECKING:
@@ -60,7 +59,8 @@ async def ticket_stats(
     where = build_where(viewer, filters)
     columns = [f"{expression} AS k{i}" for i, (expression, _) in enumerate(chosen)]
     group = f" GROUP BY {', '.join(e for e, _ in chosen)}" if chosen else ""
-    rows = await fetch(
+    # A statement per choice of dimensions and filters: text, as the choice reads.
+    rows = await sql.fetch(
         f"SELECT {', '.join([*columns, 'COUNT(*) AS n'])} FROM ticket t WHERE {where.sql()}{group}"
         " ORDER BY n DESC",
         *where.params,

@@ -20,10 +20,10 @@ from guichet.models.people import Role, User
 from guichet.models.tickets import Ticket, TicketEventKind
 from guichet.resolvers import ids, topics
 from guichet.resolvers.approvals.approvals import (
+    APPROVAL,
     MAX_APPROVERS,
     ApprovalErrorCode,
     ApprovalRow,
-    row_of,
 )
 from guichet.resolvers.errors import NotFound, Refused, UserError, text_error
 from guichet.resolvers.mail import outbox
@@ -135,7 +135,7 @@ async def request_approval(
             )
         await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     await changes.publish(context)
-    return row_of(request)
+    return APPROVAL.row_of(request)
 
 
 def _tell_approver(changes: Changes, user_pk: int, request_pk: int) -> None:
@@ -221,7 +221,7 @@ async def respond(
         )  # fmt: skip
         await _tell_all_approvers(changes, request.id)
     await changes.publish(context)
-    return row_of(request)
+    return APPROVAL.row_of(request)
 
 
 async def _tell_all_approvers(changes: Changes, request_pk: int) -> None:
@@ -259,4 +259,4 @@ async def withdraw(context: Context, approval_id: str) -> ApprovalRow:
         )  # fmt: skip
         await _tell_all_approvers(changes, request.id)
     await changes.publish(context)
-    return row_of(request)
+    return APPROVAL.row_of(request)

@@ -13,10 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from guichet.resolvers import access, ids
-from guichet.resolvers.approvals.approvals import APPROVAL_COLUMNS, ApprovalRow, approval_row
+from guichet.resolvers import access, ids, sql
+from guichet.resolvers.approvals.approvals import APPROVAL, ApprovalRow
 from guichet.resolvers.errors import BadRequest
-from guichet.resolvers.sql import fetch
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -46,12 +45,7 @@ async def replay_start(context: Context, after: str | None) -> int | None:
         return None
     request_pk = ids.decode_as(after, "ApprovalRequest")
     if request_pk is not None:
-        rows = await fetch(
-            "SELECT MIN(e.id) AS assigned FROM ticket_event e WHERE e.approval_request_id = $1"
-            f" AND {_assigned('e.approval_request_id', 2)}",
-            request_pk,
-            context.require_viewer().id,
-        )
+        rows = await _ASSIGNED_AT.fetch(request_pk, context.require_viewer().id)
         if rows[0]["assigned"] is None:
             raise BadRequest("`after` names no approval request assigned to you.")
         return rows[0]["assigned"]
@@ -63,29 +57,46 @@ async def replay_start(context: Context, after: str | None) -> int | None:
     return key
 
 
-def _assigned(column: str, param: int) -> str:
-    """`column` (a request id) names a request the user `$param` is an approver of."""
-    return f"{column} IN (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ${param})"
+def _assigned(column: str) -> str:
+    """`column` (a request id) names a request the user given is an approver of."""
+    return f"{column} IN (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ?)"
+
+
+_ASSIGNED_AT = sql.select("MIN(e.id) AS assigned", from_="ticket_event e").where(
+    "e.approval_request_id = ?", _assigned("e.approval_request_id")
+)
+# A request's change key: its latest history event.
+_CHANGE_KEYS = (
+    sql.select(
+        "e.approval_request_id AS request_id", "MAX(e.id) AS change_key", from_="ticket_event e"
+    )
+    .where(_assigned("e.approval_request_id"))
+    .group("e.approval_request_id")
+)
+_CHANGES_AFTER = (
+    sql.select(
+        APPROVAL,
+        "k.change_key",
+        from_=sql.statement(f"{APPROVAL} JOIN", _CHANGE_KEYS.as_("k"), "ON k.request_id = r.id"),
+    )
+    .where("k.change_key > ?", sql.GIVEN)
+    .order("k.change_key")
+    .limit()
+)
+_CHANGE_OF = sql.select(
+    APPROVAL,
+    "(SELECT MAX(e.id) FROM ticket_event e WHERE e.approval_request_id = r.id) AS change_key",
+).where("r.id = ?", _assigned("r.id"), sql.GIVEN)
 
 
 async def changes_after(context: Context, key: int) -> list[Change]:
     """Replay: the viewer's requests whose change key is above `key`, in change order."""
     viewer = context.require_viewer()
-    condition, params = access.visible_approvals_condition(viewer, "r", 4)
+    visible = access.visible_approvals_condition(viewer, "r", 1)
     found: list[Change] = []
     while True:
-        rows = await fetch(
-            f"SELECT {APPROVAL_COLUMNS}, k.change_key FROM approval_request r JOIN"
-            " (SELECT e.approval_request_id AS request_id, MAX(e.id) AS change_key"
-            f" FROM ticket_event e WHERE {_assigned('e.approval_request_id', 1)}"
-            " GROUP BY e.approval_request_id) k ON k.request_id = r.id"
-            f" WHERE k.change_key > $2 AND {condition} ORDER BY k.change_key LIMIT $3",
-            viewer.id,
-            key,
-            REPLAY_BATCH,
-            *params,
-        )
-        found += [Change(approval_row(r), r["change_key"]) for r in rows]
+        rows = await _CHANGES_AFTER.fetch(viewer.id, key, visible, REPLAY_BATCH)
+        found += [Change(APPROVAL.row(r), r["change_key"]) for r in rows]
         if len(rows) < REPLAY_BATCH:
             return found
         key = rows[-1]["change_key"]
@@ -96,15 +107,8 @@ async def change_of(context: Context, request_pk: int) -> Change | None:
     if not 0 < request_pk <= ids.MAX_KEY:
         return None
     viewer = context.require_viewer()
-    condition, params = access.visible_approvals_condition(viewer, "r", 3)
-    rows = await fetch(
-        f"SELECT {APPROVAL_COLUMNS}, (SELECT MAX(e.id) FROM ticket_event e"
-        " WHERE e.approval_request_id = r.id) AS change_key FROM approval_request r"
-        f" WHERE r.id = $1 AND {_assigned('r.id', 2)} AND {condition}",
-        request_pk,
-        viewer.id,
-        *params,
-    )
+    visible = access.visible_approvals_condition(viewer, "r", 1)
+    rows = await _CHANGE_OF.fetch(request_pk, viewer.id, visible)
     if not rows:
         return None
-    return Change(approval_row(rows[0]), rows[0]["change_key"] or 0)
+    return Change(APPROVAL.row(rows[0]), rows[0]["change_key"] or 0)

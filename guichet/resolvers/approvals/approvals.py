@@ -8,22 +8,20 @@ public content for as long as the request exists (see access.visible_tickets_con
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guichet.models.approvals import (
     ApprovalApprover,
-    ApprovalRequest,
     ApprovalStatus,
 )
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import UserError
 from guichet.resolvers.people import people
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -71,24 +69,41 @@ class ApprovalCommentRow:
     created_at: datetime
 
 
-APPROVAL_COLUMNS = (
-    "r.id, r.ticket_id, r.subject, r.message, r.status, r.created_by_id, r.decided_by_id,"
-    " r.decided_at, r.created_at"
+APPROVAL = sql.Table(
+    "approval_request", "r", ApprovalRow,
+    "id", "ticket_id", "subject", "message", ("status", ApprovalStatus), "created_by_id",
+    "decided_by_id", ("decided_at", as_datetime), ("created_at", as_datetime),
+)  # fmt: skip
+APPROVAL_COMMENT = sql.Table(
+    "approval_comment", "c", ApprovalCommentRow,
+    "author_id", "body", ("created_at", as_datetime),
+)  # fmt: skip
+
+_BY_ID = sql.select(APPROVAL).where(sql.among("r.id"), sql.GIVEN)
+_BY_TICKET = sql.select(APPROVAL).where(sql.among("r.ticket_id"), sql.GIVEN).order("r.id")
+_APPROVERS = (
+    sql.select(
+        "a.request_id",
+        people.USER,
+        from_=f"approval_approver a JOIN {people.USER} ON u.id = a.user_id",
+    )
+    .where(sql.among("a.request_id"))
+    .order("a.id")
 )
-
-
-def approval_row(r: dict[str, Any]) -> ApprovalRow:
-    return ApprovalRow(
-        r["id"], r["ticket_id"], r["subject"], r["message"], ApprovalStatus(r["status"]),
-        r["created_by_id"], r["decided_by_id"], as_datetime(r["decided_at"]), as_datetime(r["created_at"]),
-    )  # fmt: skip
-
-
-def row_of(request: ApprovalRequest) -> ApprovalRow:
-    return ApprovalRow(
-        request.id, request.ticket_id, request.subject, request.message, ApprovalStatus(request.status),
-        request.created_by_id, request.decided_by_id, request.decided_at, request.created_at,
-    )  # fmt: skip
+_COMMENTS = (
+    sql.select("c.request_id", APPROVAL_COMMENT).where(sql.among("c.request_id")).order("c.id")
+)
+_TO_DECIDE = (
+    "r.id IN (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ?)",
+    sql.among("r.status"),
+)
+_TO_DECIDE_PAGE = (
+    sql.select(APPROVAL).where(*_TO_DECIDE).order("r.created_at DESC, r.id DESC").page()
+)
+_TO_DECIDE_COUNT = sql.count(APPROVAL).where(*_TO_DECIDE)
+_PENDING = sql.select("DISTINCT ticket_id", from_="approval_request").where(
+    "status = 'PENDING'", sql.among("ticket_id")
+)
 
 
 # ---------------------------------------------------------------- reads
@@ -100,15 +115,8 @@ async def approvals_by_id(context: Context, keys: Sequence[int]) -> list[Approva
     wanted = [k for k in keys if 0 < k <= MAX_PK]  # node(id) may name any number
     if not wanted:
         return [None] * len(keys)
-    condition, params = access.visible_approvals_condition(viewer, "r", len(wanted) + 1)
-    rows = await fetch(
-        f"SELECT {APPROVAL_COLUMNS} FROM approval_request r"
-        f" WHERE r.id IN ({placeholders(len(wanted))}) AND {condition}",
-        *wanted,
-        *params,
-    )
-    found = {r["id"]: approval_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _BY_ID.fetch(wanted, access.visible_approvals_condition(viewer, "r", 1))
+    return sql.in_key_order(keys, rows, APPROVAL.row)
 
 
 async def approval_request_for_viewer(context: Context, pk: int) -> ApprovalRow:
@@ -118,81 +126,35 @@ async def approval_request_for_viewer(context: Context, pk: int) -> ApprovalRow:
 
 async def approvals_by_ticket(context: Context, keys: Sequence[int]) -> list[list[ApprovalRow]]:
     viewer = context.require_viewer()
-    condition, params = access.visible_approvals_condition(viewer, "r", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {APPROVAL_COLUMNS} FROM approval_request r"
-        f" WHERE r.ticket_id IN ({placeholders(len(keys))}) AND {condition} ORDER BY r.id",
-        *keys,
-        *params,
-    )
-    grouped: dict[int, list[ApprovalRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["ticket_id"]].append(approval_row(r))
-    return [grouped.get(k, []) for k in keys]
+    rows = await _BY_TICKET.fetch(keys, access.visible_approvals_condition(viewer, "r", 1))
+    return sql.grouped_by(keys, rows, APPROVAL.row, "ticket_id")
 
 
 async def approvers_by_request(context: Context, keys: Sequence[int]) -> list[list[people.UserRow]]:
-    rows = await fetch(
-        f"SELECT a.request_id, {people.USER_COLUMNS} FROM approval_approver a"
-        f' JOIN "user" u ON u.id = a.user_id WHERE a.request_id IN ({placeholders(len(keys))})'
-        " ORDER BY a.id",
-        *keys,
-    )
-    grouped: dict[int, list[people.UserRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["request_id"]].append(people.user_row(r))
-    return [grouped.get(k, []) for k in keys]
+    rows = await _APPROVERS.fetch(keys)
+    return sql.grouped_by(keys, rows, people.USER.row, "request_id")
 
 
 async def comments_by_request(
     context: Context, keys: Sequence[int]
 ) -> list[list[ApprovalCommentRow]]:
-    rows = await fetch(
-        "SELECT c.request_id, c.author_id, c.body, c.created_at FROM approval_comment c"
-        f" WHERE c.request_id IN ({placeholders(len(keys))}) ORDER BY c.id",
-        *keys,
-    )
-    grouped: dict[int, list[ApprovalCommentRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["request_id"]].append(
-            ApprovalCommentRow(r["author_id"], r["body"], as_datetime(r["created_at"]))
-        )
-    return [grouped.get(k, []) for k in keys]
+    rows = await _COMMENTS.fetch(keys)
+    return sql.grouped_by(keys, rows, APPROVAL_COMMENT.row, "request_id")
 
 
 async def requests_to_decide(
     viewer: Viewer, statuses: Sequence[ApprovalStatus], offset: int, limit: int
 ) -> tuple[list[ApprovalRow], int]:
     """The viewer's "Your tasks > Approval requests": newest first."""
-    marks = placeholders(len(statuses), start=2)
-    where = (
-        "r.id IN (SELECT a.request_id FROM approval_approver a WHERE a.user_id = $1)"
-        f" AND r.status IN ({marks})"
-    )
-    n = len(statuses) + 1
-    rows = await fetch(
-        f"SELECT {APPROVAL_COLUMNS} FROM approval_request r WHERE {where}"
-        f" ORDER BY r.created_at DESC, r.id DESC LIMIT ${n + 1} OFFSET ${n + 2}",
-        viewer.id,
-        *[s.value for s in statuses],
-        limit,
-        offset,
-    )
-    total = await fetch(
-        f"SELECT COUNT(*) AS total FROM approval_request r WHERE {where}",
-        viewer.id,
-        *[s.value for s in statuses],
-    )
-    return [approval_row(r) for r in rows], total[0]["total"]
+    chosen = [s.value for s in statuses]
+    rows = await _TO_DECIDE_PAGE.fetch(viewer.id, chosen, limit, offset)
+    total = await _TO_DECIDE_COUNT.fetch(viewer.id, chosen)
+    return [APPROVAL.row(r) for r in rows], total[0]["total"]
 
 
 async def pending_approvals_block(ticket_pks: Sequence[int]) -> dict[int, list[UserError]]:
     """Close blocker: a ticket with a pending request can be neither solved nor closed."""
-    rows = await fetch(
-        "SELECT DISTINCT ticket_id FROM approval_request"
-        f" WHERE status = 'PENDING' AND ticket_id IN ({placeholders(len(ticket_pks))})",
-        *ticket_pks,
-    )
+    rows = await _PENDING.fetch(ticket_pks)
     return {
         r["ticket_id"]: [
             UserError(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import NotFound, UserError
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_bool, as_datetime
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -76,53 +75,71 @@ class GroupRow:
         return ids.encode("Group", self.pk)
 
 
-USER_COLUMNS = "u.id, u.name, u.email, u.role, u.created_at"
-ORGANIZATION_COLUMNS = "o.id, o.name, o.shared_tickets, o.created_at"
-GROUP_COLUMNS = "g.id, g.name, g.created_at"
+USER = sql.Table(
+    "user", "u", UserRow, "id", "name", "email", ("role", Role), ("created_at", as_datetime)
+)
+ORGANIZATION = sql.Table(
+    "organization", "o", OrganizationRow,
+    "id", "name", ("shared_tickets", as_bool), ("created_at", as_datetime),
+)  # fmt: skip
+GROUP = sql.Table("group", "g", GroupRow, "id", "name", ("created_at", as_datetime))
 
-
-def user_row(r: dict[str, Any]) -> UserRow:
-    return UserRow(r["id"], r["name"], r["email"], Role(r["role"]), as_datetime(r["created_at"]))
-
-
-def organization_row(r: dict[str, Any]) -> OrganizationRow:
-    return OrganizationRow(
-        r["id"], r["name"], bool(r["shared_tickets"]), as_datetime(r["created_at"])
+_USERS_BY_ID = sql.select(USER).where(sql.among("u.id"))
+_GROUPS_BY_ID = sql.select(GROUP).where(sql.among("g.id"))
+_ORGANIZATIONS_BY_ID = sql.select(ORGANIZATION).where(sql.among("o.id"))
+_ORGANIZATIONS_OF_USERS = (
+    sql.select(
+        "m.user_id AS member_id",
+        ORGANIZATION,
+        from_=f"organization_member m JOIN {ORGANIZATION} ON o.id = m.organization_id",
     )
-
-
-def group_row(r: dict[str, Any]) -> GroupRow:
-    return GroupRow(r["id"], r["name"], as_datetime(r["created_at"]))
+    .where(sql.among("m.user_id"), sql.GIVEN)
+    .order("o.name, o.id")
+)
+_GROUPS_OF_USERS = (
+    sql.select(
+        "m.user_id AS member_id", GROUP, from_=f"group_member m JOIN {GROUP} ON g.id = m.group_id"
+    )
+    .where(sql.among("m.user_id"))
+    .order("g.name, g.id")
+)
+_AGENTS_OF_GROUPS = (
+    sql.select(
+        "m.group_id AS group_id", USER, from_=f"group_member m JOIN {USER} ON u.id = m.user_id"
+    )
+    .where(sql.among("m.group_id"))
+    .order("u.name, u.id")
+)
+_MEMBERS_PAGE = (
+    sql.select(
+        USER,
+        "(SELECT COUNT(*) FROM organization_member c WHERE c.organization_id = ?) AS total",
+        from_=f"organization_member m JOIN {USER} ON u.id = m.user_id",
+    )
+    .where("m.organization_id = ?", "u.id > ?")
+    .order("u.id")
+    .limit()
+)
+_MEMBERS_COUNT = sql.count("organization_member").where("organization_id = ?")
+_USER_VISIBLE = sql.select(USER).where("u.id = ?", sql.GIVEN)
+_ORGANIZATION_VISIBLE = sql.select(ORGANIZATION).where("o.id = ?", sql.GIVEN)
 
 
 # ---------------------------------------------------------------- batch functions
 
 
 async def users_by_id(context: Context, keys: Sequence[int]) -> list[UserRow | None]:
-    rows = await fetch(
-        f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id IN ({placeholders(len(keys))})', *keys
-    )
-    found = {r["id"]: user_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, await _USERS_BY_ID.fetch(keys), USER.row)
 
 
 async def groups_by_id(context: Context, keys: Sequence[int]) -> list[GroupRow | None]:
-    rows = await fetch(
-        f'SELECT {GROUP_COLUMNS} FROM "group" g WHERE g.id IN ({placeholders(len(keys))})', *keys
-    )
-    found = {r["id"]: group_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, await _GROUPS_BY_ID.fetch(keys), GROUP.row)
 
 
 async def organizations_by_id(
     context: Context, keys: Sequence[int]
 ) -> list[OrganizationRow | None]:
-    rows = await fetch(
-        f"SELECT {ORGANIZATION_COLUMNS} FROM organization o WHERE o.id IN ({placeholders(len(keys))})",
-        *keys,
-    )
-    found = {r["id"]: organization_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, await _ORGANIZATIONS_BY_ID.fetch(keys), ORGANIZATION.row)
 
 
 async def organizations_by_user_id(
@@ -130,84 +147,40 @@ async def organizations_by_user_id(
 ) -> list[list[OrganizationRow]]:
     """A user's organizations, limited to those the viewer may see."""
     viewer = context.require_viewer()
-    condition, params = access.visible_organizations_condition(viewer, "o.id", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT m.user_id AS member_id, {ORGANIZATION_COLUMNS} FROM organization_member m"
-        " JOIN organization o ON o.id = m.organization_id"
-        f" WHERE m.user_id IN ({placeholders(len(keys))}) AND {condition} ORDER BY o.name, o.id",
-        *keys,
-        *params,
-    )
-    by_user: dict[int, list[OrganizationRow]] = defaultdict(list)
-    for r in rows:
-        by_user[r["member_id"]].append(organization_row(r))
-    return [by_user.get(k, []) for k in keys]
+    visible = access.visible_organizations_condition(viewer, "o.id", 1)
+    rows = await _ORGANIZATIONS_OF_USERS.fetch(keys, visible)
+    return sql.grouped_by(keys, rows, ORGANIZATION.row, "member_id")
 
 
 async def groups_by_user_id(context: Context, keys: Sequence[int]) -> list[list[GroupRow]]:
-    rows = await fetch(
-        f"SELECT m.user_id AS member_id, {GROUP_COLUMNS} FROM group_member m"
-        ' JOIN "group" g ON g.id = m.group_id'
-        f" WHERE m.user_id IN ({placeholders(len(keys))}) ORDER BY g.name, g.id",
-        *keys,
-    )
-    by_user: dict[int, list[GroupRow]] = defaultdict(list)
-    for r in rows:
-        by_user[r["member_id"]].append(group_row(r))
-    return [by_user.get(k, []) for k in keys]
+    return sql.grouped_by(keys, await _GROUPS_OF_USERS.fetch(keys), GROUP.row, "member_id")
 
 
 async def agents_by_group_id(context: Context, keys: Sequence[int]) -> list[list[UserRow]]:
-    rows = await fetch(
-        f"SELECT m.group_id AS group_id, {USER_COLUMNS} FROM group_member m"
-        ' JOIN "user" u ON u.id = m.user_id'
-        f" WHERE m.group_id IN ({placeholders(len(keys))}) ORDER BY u.name, u.id",
-        *keys,
-    )
-    by_group: dict[int, list[UserRow]] = defaultdict(list)
-    for r in rows:
-        by_group[r["group_id"]].append(user_row(r))
-    return [by_group.get(k, []) for k in keys]
+    return sql.grouped_by(keys, await _AGENTS_OF_GROUPS.fetch(keys), USER.row, "group_id")
 
 
 async def organization_members(
     organization_pk: int, after_pk: int, limit: int
 ) -> tuple[list[UserRow], int]:
     """One page of an organization's members by id, and how many there are in all."""
-    rows = await fetch(
-        f"SELECT {USER_COLUMNS}, (SELECT COUNT(*) FROM organization_member c"
-        " WHERE c.organization_id = $1) AS total"
-        ' FROM organization_member m JOIN "user" u ON u.id = m.user_id'
-        " WHERE m.organization_id = $1 AND u.id > $2 ORDER BY u.id LIMIT $3",
-        organization_pk,
-        after_pk,
-        limit,
-    )
+    rows = await _MEMBERS_PAGE.fetch(organization_pk, organization_pk, after_pk, limit)
     if rows:
-        return [user_row(r) for r in rows], rows[0]["total"]
-    total = await fetch(
-        "SELECT COUNT(*) AS total FROM organization_member WHERE organization_id = $1",
-        organization_pk,
-    )
+        return [USER.row(r) for r in rows], rows[0]["total"]
+    total = await _MEMBERS_COUNT.fetch(organization_pk)
     return [], total[0]["total"]
 
 
 async def user_visible_to(viewer: Viewer, pk: int) -> UserRow | None:
-    condition, params = access.visible_users_condition(viewer, "u.id", 2)
-    rows = await fetch(
-        f'SELECT {USER_COLUMNS} FROM "user" u WHERE u.id = $1 AND {condition}', pk, *params
-    )
-    return user_row(rows[0]) if rows else None
+    visible = access.visible_users_condition(viewer, "u.id", 1)
+    rows = await _USER_VISIBLE.fetch(pk, visible)
+    return USER.row(rows[0]) if rows else None
 
 
 async def organization_visible_to(viewer: Viewer, pk: int) -> OrganizationRow | None:
-    condition, params = access.visible_organizations_condition(viewer, "o.id", 2)
-    rows = await fetch(
-        f"SELECT {ORGANIZATION_COLUMNS} FROM organization o WHERE o.id = $1 AND {condition}",
-        pk,
-        *params,
-    )
-    return organization_row(rows[0]) if rows else None
+    visible = access.visible_organizations_condition(viewer, "o.id", 1)
+    rows = await _ORGANIZATION_VISIBLE.fetch(pk, visible)
+    return ORGANIZATION.row(rows[0]) if rows else None
 
 
 # Loads by id for `node(id:)` and rules: NotFound alike for what is missing and what is hidden.

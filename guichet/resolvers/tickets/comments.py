@@ -20,9 +20,9 @@ from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_chang
 from guichet.resolvers.tickets.ticket_updates import apply_status
 from guichet.resolvers.tickets.tickets import (
     MAX_BODY,
+    TICKET,
     channel_of,
     forget,
-    row_of,
     target_ticket,
 )
 
@@ -181,7 +181,7 @@ async def add_comment(
     forget(context)
     await changes.publish(context)
     row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)
-    return row, row_of(ticket)  # the row as written: no need to read it back
+    return row, TICKET.row_of(ticket)  # the row as written: no need to read it back
 
 
 def _checked(viewer: Viewer, public: bool | None, body: str) -> bool:

@@ -28,6 +28,7 @@ from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_chang
 from guichet.resolvers.tickets.tickets import (
     MAX_BODY,
     MAX_SUBJECT,
+    TICKET,
     TicketErrorCode,
     TicketRow,
     cc_users,
@@ -38,7 +39,6 @@ from guichet.resolvers.tickets.tickets import (
     existing_user,
     normalized_tags,
     record_values,
-    row_of,
     ticket_for_viewer,
 )
 
@@ -149,7 +149,7 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
     except idempotency.AlreadyDone:
         return await create_ticket(context, request)
     await changes.publish(context)
-    return row_of(ticket)
+    return TICKET.row_of(ticket)
 
 
 async def opened(
@@ -229,4 +229,4 @@ async def create_follow_up(
             data={"ticket": ticket.id and ids.encode("Ticket", ticket.id), "number": ticket.number},
         )  # fmt: skip
     await changes.publish(context)
-    return row_of(ticket)
+    return TICKET.row_of(ticket)

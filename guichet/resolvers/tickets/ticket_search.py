@@ -8,16 +8,16 @@ the description and the comments the viewer may see.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guichet.models.tickets import TicketPriority, TicketStatus, TicketType
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import BadRequest
-from guichet.resolvers.sql import fetch
+from guichet.resolvers.sql import Where
 from guichet.resolvers.tickets.search_syntax import FieldTerm, SearchSyntaxError, parse
-from guichet.resolvers.tickets.tickets import TICKET_COLUMNS, TicketRow, ticket_row
+from guichet.resolvers.tickets.tickets import TICKET, TicketRow
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -38,31 +38,12 @@ ENUM_FIELDS = {"status": "t.status", "priority": "t.priority", "type": "t.type",
 DATE_FIELDS = {"created": "t.created_at", "updated": "t.updated_at", "solved": "t.solved_at"}
 
 
-@dataclass
-class Where:
-    """Conditions with their parameters, numbered as they are added."""
-
-    conditions: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-
-    def param(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}"
-
-    def add(self, condition: str) -> None:
-        self.conditions.append(condition)
-
-    def sql(self) -> str:
-        return " AND ".join(self.conditions) or "TRUE"
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+_PAGE = sql.select(TICKET).where(sql.GIVEN).order(sql.GIVEN).page()
+_COUNT = sql.count(TICKET).where(sql.GIVEN)
 
 
 def _text_match(where: Where, viewer: Viewer, text: str) -> str:
-    p = where.param(_like(text))
+    p = where.param(sql.like_pattern(text))
     visible = access.visible_comments_condition(viewer, "c")
     return (
         f"(LOWER(t.subject) LIKE {p} ESCAPE '\\' OR LOWER(t.description) LIKE {p} ESCAPE '\\'"
@@ -138,9 +119,7 @@ class TicketSort:
 
 def build_where(viewer: Viewer, filters: TicketFilter | None) -> Where:
     where = Where()
-    condition, params = access.visible_tickets_condition(viewer, "t", 1)
-    where.params.extend(params)
-    where.add(condition)
+    where.given(access.visible_tickets_condition(viewer, "t", 1))
     if filters is None:
         return where
     for attribute, column in (
@@ -150,7 +129,8 @@ def build_where(viewer: Viewer, filters: TicketFilter | None) -> Where:
     ):
         chosen = getattr(filters, attribute)
         if chosen:
-            where.add(f"{column} IN ({', '.join(where.param(v.value) for v in chosen)})")
+            marks = ", ".join(["?"] * len(chosen))
+            where.add(f"{column} IN ({marks})", *[v.value for v in chosen])
     for attribute, column, type_name in (
         ("assignee_id", "t.assignee_id", "User"), ("requester_id", "t.requester_id", "User"),
         ("group_id", "t.group_id", "Group"), ("organization_id", "t.organization_id", "Organization"),
@@ -159,15 +139,15 @@ def build_where(viewer: Viewer, filters: TicketFilter | None) -> Where:
         if value is not None and type_name == "Group" and not access.can_see_groups(viewer):
             raise BadRequest("Groups are for agents: remove groupId.", term="groupId")
         if value is not None:
-            where.add(f"{column} = {where.param(_decoded(value, type_name))}")
+            where.add(f"{column} = ?", _decoded(value, type_name))
     for tag in filters.tags or ():
         if "\x00" in tag:
             raise BadRequest("A tag cannot contain a NUL character.", term="tags")
         where.add(_term(where, viewer, FieldTerm("tags", (tag.strip().lower(),))))
     if filters.created_after is not None:
-        where.add(f"t.created_at > {where.param(filters.created_after)}")
+        where.add("t.created_at > ?", filters.created_after)
     if filters.created_before is not None:
-        where.add(f"t.created_at < {where.param(filters.created_before)}")
+        where.add("t.created_at < ?", filters.created_before)
     if filters.query:
         if "\x00" in filters.query:  # no database text holds one: say so, do not crash
             bad = next(t for t in filters.query.split() if "\x00" in t)
@@ -177,9 +157,9 @@ def build_where(viewer: Viewer, filters: TicketFilter | None) -> Where:
         except SearchSyntaxError as error:
             raise BadRequest(str(error), term=error.term) from None
         for term in parsed.terms:
-            sql = _term(where, viewer, term)
+            condition = _term(where, viewer, term)
             # A ticket without the value (no type, no assignee) is not excluded: NOT NULL is NULL.
-            where.add(f"NOT COALESCE(({sql}), FALSE)" if term.negated else sql)
+            where.add(f"NOT COALESCE(({condition}), FALSE)" if term.negated else condition)
         for text in (*parsed.words, *parsed.phrases):
             where.add(_text_match(where, viewer, text))
         for text in parsed.excluded_words:
@@ -213,21 +193,11 @@ async def ticket_page(
     limit: int,
 ) -> TicketPage:
     viewer = context.require_viewer()
-    where = build_where(viewer, filters)
-    condition = where.sql()
-    count_params = list(where.params)
-    page_params = [*where.params, limit, offset]
-    n = len(where.params)
-    rows = await fetch(
-        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE {condition}"
-        f" ORDER BY {order_by(sort)} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *page_params,
-    )
-    total = (
-        await fetch(f"SELECT COUNT(*) AS total FROM ticket t WHERE {condition}", *count_params)
-    )[0]["total"]
+    where = build_where(viewer, filters).part
+    rows = await _PAGE.fetch(where, order_by(sort), limit, offset)
+    total = (await _COUNT.fetch(where))[0]["total"]
     return TicketPage(
-        [ticket_row(r) for r in rows],
+        [TICKET.row(r) for r in rows],
         total,
         offset,
         has_next=offset + len(rows) < total,

@@ -34,6 +34,7 @@ from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.tickets import (
     MAX_SUBJECT,
+    TICKET,
     TicketErrorCode,
     TicketRow,
     cc_users,
@@ -44,7 +45,6 @@ from guichet.resolvers.tickets.tickets import (
     forget,
     normalized_tags,
     record_values,
-    row_of,
     tickets_by_id,
 )
 
@@ -268,7 +268,7 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
             await ticket.save()
     forget(context)
     await changes.publish(context)
-    return row_of(ticket)  # the row as written: no need to read it back
+    return TICKET.row_of(ticket)  # the row as written: no need to read it back
 
 
 async def _set(
@@ -351,4 +351,4 @@ async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
         await ticket.save()  # stamps updated_at (auto_now)
     forget(context)
     await changes.publish(context)
-    return row_of(ticket)
+    return TICKET.row_of(ticket)

@@ -3,11 +3,11 @@ follow-ups). Changing them is in ticket_updates.py; conversations in comments.py
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,16 +18,15 @@ from guichet.models.tickets import (
     Channel,
     CustomFieldValue,
     FieldVisibility,
-    Ticket,
     TicketEventKind,
     TicketPriority,
     TicketStatus,
     TicketType,
 )
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.people import people
-from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
+from guichet.resolvers.sql import as_datetime, json_text, optional
 from guichet.resolvers.tickets import custom_fields
 from guichet.resolvers.tickets.history import Changes
 
@@ -83,42 +82,26 @@ class TicketRow:
         return ids.encode("Ticket", self.pk)
 
 
-TICKET_COLUMNS = (
-    "t.id, t.number, t.subject, t.description, t.status, t.type, t.priority, t.via,"
-    " t.requester_id, t.submitter_id, t.assignee_id, t.group_id, t.organization_id,"
-    " t.follow_up_of_id, t.created_at, t.updated_at, t.solved_at"
-)
+TICKET = sql.Table(
+    "ticket", "t", TicketRow,
+    "id", "number", "subject", "description", ("status", TicketStatus),
+    ("type", optional(TicketType)), ("priority", optional(TicketPriority)), ("via", Channel),
+    "requester_id", "submitter_id", "assignee_id", "group_id", "organization_id",
+    "follow_up_of_id", ("created_at", as_datetime), ("updated_at", as_datetime),
+    ("solved_at", as_datetime),
+)  # fmt: skip
 
-
-def ticket_row(r: dict[str, Any]) -> TicketRow:
-    return TicketRow(
-        r["id"],
-        r["number"],
-        r["subject"],
-        r["description"],
-        TicketStatus(r["status"]),
-        TicketType(r["type"]) if r["type"] else None,
-        TicketPriority(r["priority"]) if r["priority"] else None,
-        Channel(r["via"]),
-        r["requester_id"],
-        r["submitter_id"],
-        r["assignee_id"],
-        r["group_id"],
-        r["organization_id"],
-        r["follow_up_of_id"],
-        as_datetime(r["created_at"]),
-        as_datetime(r["updated_at"]),
-        as_datetime(r["solved_at"]),
+_BY_ID = sql.select(TICKET).where(sql.among("t.id"), sql.GIVEN)
+_BY_NUMBER = sql.select(TICKET).where("t.number = ?", sql.GIVEN)
+_CCS = (
+    sql.select(
+        "cc.ticket_id", people.USER, from_=f"ticket_cc cc JOIN {people.USER} ON u.id = cc.user_id"
     )
-
-
-def row_of(t: Ticket) -> TicketRow:
-    return TicketRow(
-        t.id, t.number, t.subject, t.description, TicketStatus(t.status),
-        TicketType(t.type) if t.type else None, TicketPriority(t.priority) if t.priority else None,
-        Channel(t.via), t.requester_id, t.submitter_id, t.assignee_id, t.group_id,
-        t.organization_id, t.follow_up_of_id, t.created_at, t.updated_at, t.solved_at,
-    )  # fmt: skip
+    .where(sql.among("cc.ticket_id"))
+    .order("cc.id")
+)
+_TAGS = sql.select("ticket_id, tag", from_="ticket_tag").where(sql.among("ticket_id")).order("tag")
+_FOLLOW_UPS = sql.select(TICKET).where(sql.among("t.follow_up_of_id"), sql.GIVEN).order("t.number")
 
 
 # ---------------------------------------------------------------- batch functions
@@ -127,25 +110,14 @@ def row_of(t: Ticket) -> TicketRow:
 async def tickets_by_id(context: Context, keys: Sequence[int]) -> list[TicketRow | None]:
     """Tickets by id, each only if the viewer may see it."""
     viewer = context.require_viewer()
-    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.id IN ({placeholders(len(keys))}) AND {condition}",
-        *keys,
-        *params,
-    )
-    found = {r["id"]: ticket_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    visible = access.visible_tickets_condition(viewer, "t", 1)
+    return sql.in_key_order(keys, await _BY_ID.fetch(keys, visible), TICKET.row)
 
 
 async def ticket_by_number(context: Context, number: int) -> TicketRow | None:
     viewer = context.require_viewer()
-    condition, params = access.visible_tickets_condition(viewer, "t", 2)
-    rows = await fetch(
-        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.number = $1 AND {condition}",
-        number,
-        *params,
-    )
-    return ticket_row(rows[0]) if rows else None
+    rows = await _BY_NUMBER.fetch(number, access.visible_tickets_condition(viewer, "t", 1))
+    return TICKET.row(rows[0]) if rows else None
 
 
 async def ticket_for_viewer(context: Context, pk: int) -> TicketRow:
@@ -163,41 +135,17 @@ async def ticket_groups_by_id(
 
 
 async def ccs_by_ticket(context: Context, keys: Sequence[int]) -> list[list[people.UserRow]]:
-    rows = await fetch(
-        f'SELECT cc.ticket_id, {people.USER_COLUMNS} FROM ticket_cc cc JOIN "user" u ON u.id = cc.user_id'
-        f" WHERE cc.ticket_id IN ({placeholders(len(keys))}) ORDER BY cc.id",
-        *keys,
-    )
-    grouped: dict[int, list[people.UserRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["ticket_id"]].append(people.user_row(r))
-    return [grouped.get(k, []) for k in keys]
+    return sql.grouped_by(keys, await _CCS.fetch(keys), people.USER.row, "ticket_id")
 
 
 async def tags_by_ticket(context: Context, keys: Sequence[int]) -> list[list[str]]:
-    rows = await fetch(
-        f"SELECT ticket_id, tag FROM ticket_tag WHERE ticket_id IN ({placeholders(len(keys))}) ORDER BY tag",
-        *keys,
-    )
-    grouped: dict[int, list[str]] = defaultdict(list)
-    for r in rows:
-        grouped[r["ticket_id"]].append(r["tag"])
-    return [grouped.get(k, []) for k in keys]
+    return sql.grouped_by(keys, await _TAGS.fetch(keys), itemgetter("tag"), "ticket_id")
 
 
 async def follow_ups_by_ticket(context: Context, keys: Sequence[int]) -> list[list[TicketRow]]:
     viewer = context.require_viewer()
-    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {TICKET_COLUMNS} FROM ticket t WHERE t.follow_up_of_id IN ({placeholders(len(keys))})"
-        f" AND {condition} ORDER BY t.number",
-        *keys,
-        *params,
-    )
-    grouped: dict[int, list[TicketRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["follow_up_of_id"]].append(ticket_row(r))
-    return [grouped.get(k, []) for k in keys]
+    rows = await _FOLLOW_UPS.fetch(keys, access.visible_tickets_condition(viewer, "t", 1))
+    return sql.grouped_by(keys, rows, TICKET.row, "follow_up_of_id")
 
 
 # ---------------------------------------------------------------- checks shared with updates

@@ -15,14 +15,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from guichet.models.activities import Activity, ActivityKind, ReminderChannel
+from guichet.models.activities import ActivityKind, ReminderChannel
 from guichet.models.people import Role
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.context import Context
 from guichet.resolvers.errors import BadRequest, NotFound
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 
 if TYPE_CHECKING:
     pass
@@ -54,11 +54,6 @@ class ActivityRow:
         return self.completed_at is not None
 
 
-ACTIVITY_COLUMNS = (
-    "a.id, a.ticket_id, a.kind, a.subject, a.description, a.owner_id, a.created_by_id,"
-    " a.due_at, a.remind_at, a.reminder_channels, a.reminded_at, a.completed_at,"
-    " a.created_at, a.updated_at"
-)
 # Soonest due first, those without a due date last, then in the order they were added.
 ACTIVITY_ORDER = "(a.due_at IS NULL), a.due_at, a.id"
 
@@ -72,21 +67,24 @@ def stored_channels(channels: Sequence[ReminderChannel]) -> str:
     return ",".join(c.value for c in ReminderChannel if c in set(channels))
 
 
-def activity_row(r: dict[str, Any]) -> ActivityRow:
-    return ActivityRow(
-        r["id"], r["ticket_id"], ActivityKind(r["kind"]), r["subject"], r["description"],
-        r["owner_id"], r["created_by_id"], as_datetime(r["due_at"]), as_datetime(r["remind_at"]),
-        channels_of(r["reminder_channels"]), as_datetime(r["reminded_at"]),
-        as_datetime(r["completed_at"]), as_datetime(r["created_at"]), as_datetime(r["updated_at"]),
-    )  # fmt: skip
-
-
-def row_of(a: Activity) -> ActivityRow:
-    return ActivityRow(
-        a.id, a.ticket_id, ActivityKind(a.kind), a.subject, a.description, a.owner_id,
-        a.created_by_id, a.due_at, a.remind_at, channels_of(a.reminder_channels), a.reminded_at,
-        a.completed_at, a.created_at, a.updated_at,
-    )  # fmt: skip
+ACTIVITY = sql.Table(
+    "activity", "a", ActivityRow,
+    "id", "ticket_id", ("kind", ActivityKind), "subject", "description", "owner_id",
+    "created_by_id", ("due_at", as_datetime), ("remind_at", as_datetime),
+    ("reminder_channels", channels_of), ("reminded_at", as_datetime),
+    ("completed_at", as_datetime), ("created_at", as_datetime), ("updated_at", as_datetime),
+)  # fmt: skip
+_ON_VISIBLE_TICKETS = f"{ACTIVITY} JOIN ticket t ON t.id = a.ticket_id"
+_BY = {
+    column: sql.select(ACTIVITY, from_=_ON_VISIBLE_TICKETS)
+    .where(sql.among(f"a.{column}"), sql.GIVEN)
+    .order(ACTIVITY_ORDER)
+    for column in ("id", "ticket_id")
+}
+_ANCHOR = sql.select("id, due_at", from_="activity").where("id = ?", "owner_id = ?")
+_MINE = (
+    sql.select(ACTIVITY, from_=_ON_VISIBLE_TICKETS).where(sql.GIVEN).order(ACTIVITY_ORDER).limit()
+)
 
 
 # ---------------------------------------------------------------- reads
@@ -97,15 +95,8 @@ async def _select(context: Context, column: str, keys: Sequence[int]) -> list[Ac
     viewer = context.require_viewer()
     if not access.can_see_activities(viewer):
         return []
-    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {ACTIVITY_COLUMNS} FROM activity a JOIN ticket t ON t.id = a.ticket_id"
-        f" WHERE a.{column} IN ({placeholders(len(keys))}) AND {condition}"
-        f" ORDER BY {ACTIVITY_ORDER}",
-        *keys,
-        *params,
-    )
-    return [activity_row(r) for r in rows]
+    rows = await _BY[column].fetch(keys, access.visible_tickets_condition(viewer, "t", 1))
+    return [ACTIVITY.row(r) for r in rows]
 
 
 async def activities_by_id(context: Context, keys: Sequence[int]) -> list[ActivityRow | None]:
@@ -135,32 +126,21 @@ async def my_activities(
     the last activity of the previous page."""
     viewer = context.require_viewer()
     access.require_role(viewer, Role.LIGHT_AGENT)
-    where, params = ["a.owner_id = $1"], [viewer.id]
+    where = sql.Where()
+    where.add("a.owner_id = ?", viewer.id)
     if completed is not None:
-        where.append(f"a.completed_at IS {'NOT ' if completed else ''}NULL")
+        where.add(f"a.completed_at IS {'NOT ' if completed else ''}NULL")
     if after is not None:
         pk = ids.decode_as(after, "Activity")
-        anchor = pk and await fetch(
-            "SELECT id, due_at FROM activity WHERE id = $1 AND owner_id = $2", pk, viewer.id
-        )
+        anchor = pk and await _ANCHOR.fetch(pk, viewer.id)
         if not anchor:
             raise BadRequest("after must be the id of one of your activities.")
-        n = len(params) + 1
-        if anchor[0]["due_at"] is None:
-            where.append(f"a.due_at IS NULL AND a.id > ${n}")
-            params.append(pk)
+        due = anchor[0]["due_at"]
+        if due is None:
+            where.add("a.due_at IS NULL AND a.id > ?", pk)
         else:
-            where.append(
-                f"(a.due_at > ${n} OR (a.due_at = ${n} AND a.id > ${n + 1}) OR a.due_at IS NULL)"
+            where.add(
+                "(a.due_at > ? OR (a.due_at = ? AND a.id > ?) OR a.due_at IS NULL)", due, due, pk
             )
-            params += [anchor[0]["due_at"], pk]
-    condition, visible = access.visible_tickets_condition(viewer, "t", len(params) + 1)
-    rows = await fetch(
-        f"SELECT {ACTIVITY_COLUMNS} FROM activity a JOIN ticket t ON t.id = a.ticket_id"
-        f" WHERE {' AND '.join(where)} AND {condition}"
-        f" ORDER BY {ACTIVITY_ORDER} LIMIT ${len(params) + len(visible) + 1}",
-        *params,
-        *visible,
-        limit,
-    )
-    return [activity_row(r) for r in rows]
+    where.given(access.visible_tickets_condition(viewer, "t", 1))
+    return [ACTIVITY.row(r) for r in await _MINE.fetch(where.part, limit)]

@@ -31,9 +31,9 @@ from guichet.resolvers.tickets.tickets import (
     channel_of,
 )
 from guichet.resolvers.work.activities import (
+    ACTIVITY,
     ActivityRow,
     channels_of,
-    row_of,
     stored_channels,
 )
 
@@ -197,7 +197,7 @@ async def add_activity(context: Context, request: NewActivity) -> ActivityRow:
         )  # fmt: skip
         await _tell_owner(changes, viewer, activity, ticket.number)
     await changes.publish(context)
-    return row_of(activity)
+    return ACTIVITY.row_of(activity)
 
 
 async def update_activity(context: Context, request: ActivityChanges) -> ActivityRow:
@@ -260,4 +260,4 @@ async def update_activity(context: Context, request: ActivityChanges) -> Activit
         if owner.id != previous_owner:
             await _tell_owner(changes, viewer, activity, ticket.number)
     await changes.publish(context)
-    return row_of(activity)
+    return ACTIVITY.row_of(activity)

@@ -20,10 +20,10 @@ from tortoise.transactions import in_transaction
 from guichet.models.activities import ReminderChannel
 from guichet.models.db import dialect
 from guichet.models.tickets import Channel, TicketEventKind
-from guichet.resolvers import ids
+from guichet.resolvers import ids, sql
 from guichet.resolvers.context import Context
 from guichet.resolvers.mail import outbox
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.work.activities import channels_of
 
@@ -61,31 +61,36 @@ async def send_due_reminders(
             return total
 
 
+# The due rows are picked once, in a MATERIALIZED CTE: as `id IN (SELECT … LIMIT n FOR UPDATE
+# SKIP LOCKED)`, PostgreSQL rescans the subquery for each row of a semi join, skips the rows
+# this very statement has just updated, and claims them all. The lock is PostgreSQL's only.
+_CLAIM = sql.statement(
+    "WITH due AS MATERIALIZED (SELECT id FROM activity WHERE remind_at <= ?"
+    " AND reminded_at IS NULL AND completed_at IS NULL AND reminder_channels <> ''"
+    " ORDER BY remind_at, id LIMIT ?",
+    sql.GIVEN,
+    ") UPDATE activity SET reminded_at = ?"
+    " WHERE reminded_at IS NULL AND id IN (SELECT id FROM due) RETURNING id",
+)
+_DUE = (
+    sql.select(
+        "a.id, a.ticket_id, a.owner_id, a.kind, a.subject, a.due_at, a.reminder_channels",
+        "u.email, u.phone, t.number, t.subject AS ticket_subject",
+        from_='activity a JOIN "user" u ON u.id = a.owner_id JOIN ticket t ON t.id = a.ticket_id',
+    )
+    .where(sql.among("a.id"))
+    .order("a.id")
+)
+
+
 async def _send_batch(context: Context, now: datetime, limit: int) -> int:
-    lock = " FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
+    lock = "FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
     changes = Changes()
     async with in_transaction():
-        # The due rows are picked once, in a MATERIALIZED CTE: as `id IN (SELECT … LIMIT n
-        # FOR UPDATE SKIP LOCKED)`, PostgreSQL rescans the subquery for each row of a semi
-        # join, skips the rows this very statement has just updated, and claims them all.
-        claimed = await fetch(
-            "WITH due AS MATERIALIZED (SELECT id FROM activity WHERE remind_at <= $1"
-            " AND reminded_at IS NULL AND completed_at IS NULL AND reminder_channels <> ''"
-            f" ORDER BY remind_at, id LIMIT $2{lock})"
-            " UPDATE activity SET reminded_at = $1"
-            " WHERE reminded_at IS NULL AND id IN (SELECT id FROM due) RETURNING id",
-            now,
-            limit,
-        )
+        claimed = await _CLAIM.fetch(now, limit, lock, now)
         if not claimed:
             return 0
-        due = await fetch(
-            "SELECT a.id, a.ticket_id, a.owner_id, a.kind, a.subject, a.due_at,"
-            " a.reminder_channels, u.email, u.phone, t.number, t.subject AS ticket_subject"
-            ' FROM activity a JOIN "user" u ON u.id = a.owner_id JOIN ticket t ON t.id = a.ticket_id'
-            f" WHERE a.id IN ({placeholders(len(claimed))}) ORDER BY a.id",
-            *[r["id"] for r in claimed],
-        )
+        due = await _DUE.fetch([r["id"] for r in claimed])
         base = context.settings.public_url if context.settings else "http://127.0.0.1:8000"
         for r in due:
             await _remind(changes, r, base)

@@ -24,14 +24,14 @@ from tortoise.transactions import in_transaction
 from guichet.models.people import User
 from guichet.models.resolutions import Article, Resolution
 from guichet.models.tickets import Ticket, TicketEventKind, TicketStatus
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.mail import outbox
-from guichet.resolvers.sql import as_bool, as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_bool, as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.ticket_updates import SOLVED_STATES
-from guichet.resolvers.tickets.tickets import MAX_BODY, TicketRow, channel_of, forget, row_of
+from guichet.resolvers.tickets.tickets import MAX_BODY, TICKET, TicketRow, channel_of, forget
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -75,30 +75,17 @@ class ResolutionRow:
     updated_at: datetime
 
 
-ARTICLE_COLUMNS = "a.id, a.title, a.body, a.published, a.created_at, a.updated_at"
-RESOLUTION_COLUMNS = "r.id, r.ticket_id, r.body, r.author_id, r.article_id, r.updated_at"
-
-
-def article_row(r: dict[str, Any]) -> ArticleRow:
-    return ArticleRow(
-        r["id"], r["title"], r["body"], as_bool(r["published"]),
-        as_datetime(r["created_at"]), as_datetime(r["updated_at"]),
-    )  # fmt: skip
-
-
-def article_row_of(a: Article) -> ArticleRow:
-    return ArticleRow(a.id, a.title, a.body, a.published, a.created_at, a.updated_at)
-
-
-def resolution_row(r: dict[str, Any]) -> ResolutionRow:
-    return ResolutionRow(
-        r["id"], r["ticket_id"], r["body"], r["author_id"], r["article_id"],
-        as_datetime(r["updated_at"]),
-    )  # fmt: skip
-
-
-def resolution_row_of(r: Resolution) -> ResolutionRow:
-    return ResolutionRow(r.id, r.ticket_id, r.body, r.author_id, r.article_id, r.updated_at)
+ARTICLE = sql.Table(
+    "article", "a", ArticleRow,
+    "id", "title", "body", ("published", as_bool), ("created_at", as_datetime),
+    ("updated_at", as_datetime),
+)  # fmt: skip
+RESOLUTION = sql.Table(
+    "resolution", "r", ResolutionRow,
+    "id", "ticket_id", "body", "author_id", "article_id", ("updated_at", as_datetime),
+)  # fmt: skip
+_ARTICLES_BY_ID = sql.select(ARTICLE).where(sql.among("a.id"), sql.GIVEN)
+_RESOLUTIONS_BY_TICKET = sql.select(RESOLUTION).where(sql.among("r.ticket_id"))
 
 
 # ---------------------------------------------------------------- batch functions
@@ -107,13 +94,7 @@ def resolution_row_of(r: Resolution) -> ResolutionRow:
 async def articles_by_id(context: Context, keys: Sequence[int]) -> list[ArticleRow | None]:
     """Articles by id: published ones for everyone signed in, the others for staff."""
     visible = access.visible_articles_condition(context.require_viewer(), "a")
-    rows = await fetch(
-        f"SELECT {ARTICLE_COLUMNS} FROM article a"
-        f" WHERE a.id IN ({placeholders(len(keys))}) AND {visible}",
-        *keys,
-    )
-    found = {r["id"]: article_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, await _ARTICLES_BY_ID.fetch(keys, visible), ARTICLE.row)
 
 
 async def article_for_viewer(context: Context, pk: int) -> ArticleRow:
@@ -125,13 +106,8 @@ async def resolutions_by_ticket(
     context: Context, keys: Sequence[int]
 ) -> list[ResolutionRow | None]:
     """Each ticket's resolution: whoever sees the ticket sees it."""
-    rows = await fetch(
-        f"SELECT {RESOLUTION_COLUMNS} FROM resolution r"
-        f" WHERE r.ticket_id IN ({placeholders(len(keys))})",
-        *keys,
-    )
-    found = {r["ticket_id"]: resolution_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _RESOLUTIONS_BY_TICKET.fetch(keys)
+    return sql.in_key_order(keys, rows, RESOLUTION.row, "ticket_id")
 
 
 # ---------------------------------------------------------------- suggestions
@@ -146,29 +122,27 @@ def search_words(query: str) -> tuple[list[str], str | None]:
     return words, phrase if len(tokens) > 1 and len(phrase) <= MAX_TITLE else None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _weighs(column: str, param: int, weight: int) -> str:
-    return f"CASE WHEN LOWER(a.{column}) LIKE ${param} ESCAPE '\\' THEN {weight} ELSE 0 END"
+def _weighs(column: str, weight: int) -> str:
+    return f"CASE WHEN LOWER(a.{column}) LIKE ? ESCAPE '\\' THEN {weight} ELSE 0 END"
 
 
 @cache
-def _suggestion_statement(word_count: int, with_phrase: bool, visible: str) -> str:
+def _suggestions(word_count: int, with_phrase: bool) -> sql.Statement:
     """One statement scores every published article: each word in the title weighs 3, in
     the body 1, the whole phrase in the title adds 5. Built once per shape."""
-    words = range(1, word_count + 1)
-    terms = [_weighs("title", i, TITLE_WEIGHT) for i in words]
-    terms += [_weighs("body", i, BODY_WEIGHT) for i in words]
+    terms = [_weighs("title", TITLE_WEIGHT)] * word_count + [
+        _weighs("body", BODY_WEIGHT)
+    ] * word_count
     if with_phrase:
-        terms.append(_weighs("title", word_count + 1, PHRASE_BONUS))
-    limit = word_count + 1 + with_phrase
+        terms.append(_weighs("title", PHRASE_BONUS))
+    scored = sql.select(ARTICLE, f"{' + '.join(terms)} AS score").where(
+        "a.published = TRUE", sql.GIVEN
+    )
     return (
-        f"SELECT {ARTICLE_COLUMNS} FROM (SELECT {ARTICLE_COLUMNS}, {' + '.join(terms)} AS score"
-        f" FROM article a WHERE a.published = TRUE AND {visible}) a"
-        f" WHERE a.score > 0 ORDER BY a.score DESC, a.created_at DESC, a.id DESC LIMIT ${limit}"
+        sql.select(ARTICLE, from_=scored.as_("a"))
+        .where("a.score > 0")
+        .order("a.score DESC, a.created_at DESC, a.id DESC")
+        .limit()
     )
 
 
@@ -181,11 +155,12 @@ async def suggest_articles(context: Context, query: str, first: int | None) -> l
     words, phrase = search_words(query)
     if not words or limit == 0:
         return []
-    statement = _suggestion_statement(
-        len(words), phrase is not None, access.visible_articles_condition(viewer, "a")
-    )
-    params = [_like(w) for w in words] + ([_like(phrase)] if phrase else [])
-    return [article_row(r) for r in await fetch(statement, *params, limit)]
+    likes = [sql.like_pattern(w) for w in words]
+    rows = await _suggestions(len(words), phrase is not None).fetch(
+        *likes, *likes, *([sql.like_pattern(phrase)] if phrase else []),
+        access.visible_articles_condition(viewer, "a"), limit,
+    )  # fmt: skip
+    return [ARTICLE.row(r) for r in rows]
 
 
 # ---------------------------------------------------------------- writing a resolution
@@ -257,7 +232,7 @@ async def set_resolution(
         await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     forget(context)
     await changes.publish(context)
-    return resolution_row_of(resolution), row_of(ticket)
+    return RESOLUTION.row_of(resolution), TICKET.row_of(ticket)
 
 
 async def _publish(article_pk: int | None, title: str | None, subject: str, body: str) -> Article:
@@ -315,4 +290,4 @@ async def update_article(
         article.published = published if published is not None else article.published
         await article.save()
     forget(context)
-    return article_row_of(article)
+    return ARTICLE.row_of(article)

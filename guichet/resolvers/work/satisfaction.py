@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tortoise.transactions import in_transaction
 
 from guichet.models.people import Role
 from guichet.models.resolutions import SatisfactionRating, SatisfactionScore
 from guichet.models.tickets import TicketEventKind
-from guichet.resolvers import access
+from guichet.resolvers import access, sql
 from guichet.resolvers.errors import Refused, UserError, text_error
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.tickets import channel_of, forget
@@ -61,18 +61,17 @@ class SatisfactionStats:
         return self.good / rated if rated else None
 
 
-RATING_COLUMNS = "s.id, s.ticket_id, s.score, s.comment, s.updated_at"
-
-
-def rating_row(r: dict[str, Any]) -> RatingRow:
-    return RatingRow(
-        r["id"], r["ticket_id"], SatisfactionScore(r["score"]), r["comment"],
-        as_datetime(r["updated_at"]),
-    )  # fmt: skip
-
-
-def rating_row_of(s: SatisfactionRating) -> RatingRow:
-    return RatingRow(s.id, s.ticket_id, SatisfactionScore(s.score), s.comment, s.updated_at)
+RATING = sql.Table(
+    "satisfaction_rating", "s", RatingRow,
+    "id", "ticket_id", ("score", SatisfactionScore), "comment", ("updated_at", as_datetime),
+)  # fmt: skip
+_ON_TICKETS = f"{RATING} JOIN ticket t ON t.id = s.ticket_id"
+_BY_TICKET = sql.select(RATING, from_=_ON_TICKETS).where(sql.among("s.ticket_id"), sql.GIVEN)
+_STATS = sql.select(
+    "COALESCE(SUM(CASE WHEN s.score = 'GOOD' THEN 1 ELSE 0 END), 0) AS good",
+    "COALESCE(SUM(CASE WHEN s.score = 'BAD' THEN 1 ELSE 0 END), 0) AS bad",
+    from_=_ON_TICKETS,
+).where(sql.GIVEN)
 
 
 # ---------------------------------------------------------------- reads
@@ -81,15 +80,8 @@ def rating_row_of(s: SatisfactionRating) -> RatingRow:
 async def ratings_by_ticket(context: Context, keys: Sequence[int]) -> list[RatingRow | None]:
     """Each ticket's rating, for its requester and staff; None (silently) for anyone else."""
     viewer = context.require_viewer()
-    condition, params = access.visible_satisfaction_condition(viewer, "t", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {RATING_COLUMNS} FROM satisfaction_rating s JOIN ticket t ON t.id = s.ticket_id"
-        f" WHERE s.ticket_id IN ({placeholders(len(keys))}) AND {condition}",
-        *keys,
-        *params,
-    )
-    found = {r["ticket_id"]: rating_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _BY_TICKET.fetch(keys, access.visible_satisfaction_condition(viewer, "t", 1))
+    return sql.in_key_order(keys, rows, RATING.row, "ticket_id")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -103,20 +95,12 @@ async def satisfaction_stats(
     sees: one statement."""
     viewer = context.require_viewer()
     access.require_role(viewer, Role.AGENT)
-    where, params = [], []
+    where = sql.Where()
     for operator, moment in ((">=", since), ("<", until)):
         if moment is not None:
-            params.append(_utc(moment))
-            where.append(f"s.updated_at {operator} ${len(params)}")
-    condition, condition_params = access.visible_tickets_condition(viewer, "t", len(params) + 1)
-    rows = await fetch(
-        "SELECT COALESCE(SUM(CASE WHEN s.score = 'GOOD' THEN 1 ELSE 0 END), 0) AS good,"
-        " COALESCE(SUM(CASE WHEN s.score = 'BAD' THEN 1 ELSE 0 END), 0) AS bad"
-        " FROM satisfaction_rating s JOIN ticket t ON t.id = s.ticket_id"
-        f" WHERE {' AND '.join([*where, condition])}",
-        *params,
-        *condition_params,
-    )
+            where.add(f"s.updated_at {operator} ?", _utc(moment))
+    where.given(access.visible_tickets_condition(viewer, "t", 1))
+    rows = await _STATS.fetch(where.part)
     return SatisfactionStats(int(rows[0]["good"]), int(rows[0]["bad"]))
 
 
@@ -182,4 +166,4 @@ async def rate(
         await ticket.save(update_fields=["updated_at"])  # auto_now stamps it
     forget(context)
     await changes.publish(context)
-    return rating_row_of(rating)
+    return RATING.row_of(rating)

@@ -18,11 +18,11 @@ from tortoise.transactions import in_transaction
 from guichet.models.db import dialect
 from guichet.models.people import Role, User
 from guichet.models.time_tracking import BillStatus
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import BadRequest, Refused, UserError, text_error
-from guichet.resolvers.sql import execute, fetch, placeholders
 from guichet.resolvers.tickets.tickets import forget
 from guichet.resolvers.work.time_tracking import (
+    TIME_ENTRY,
     TimeEntryRow,
     TimeErrorCode,
     entries_by_id,
@@ -37,6 +37,21 @@ if TYPE_CHECKING:
 MAX_RATE_CENTS = 10_000_000
 MAX_INVOICE_REF = 100  # time_entry.invoice_ref is VARCHAR(100)
 MAX_ENTRIES_BILLED = 1_000
+
+# One statement, so two admins setting a rate at once cannot both insert.
+_SET_RATE = sql.statement(
+    "INSERT INTO hourly_rate (agent_id, cents, updated_at) VALUES (?, ?, ?)",
+    "ON CONFLICT (agent_id) DO UPDATE SET cents = excluded.cents, updated_at = excluded.updated_at",
+)
+_LOCK = sql.select("id", from_="time_entry").where(sql.among("id")).order("id").then("FOR UPDATE")
+_BILL = (
+    sql.statement(
+        "UPDATE time_entry SET bill_status = 'BILLED', invoice_ref = ?, billed_at = ?, updated_at = ?"
+    )
+    .where(sql.among("id"), "bill_status = 'BILLABLE'")
+    .then("RETURNING id")
+)
+_BILL_STATUS = sql.select("id, bill_status, invoice_ref", from_="time_entry").where(sql.among("id"))
 
 
 def day_param(day: date) -> date | str:
@@ -79,15 +94,7 @@ async def set_hourly_rate(context: Context, *, agent_id: str, cents: int) -> Hou
     if not Role(user.role).at_least(Role.LIGHT_AGENT):
         raise Refused(UserError("Rates are for staff.", TimeErrorCode.NOT_STAFF, path))
     now = datetime.now(UTC)
-    # One statement, so two admins setting a rate at once cannot both insert.
-    await execute(
-        "INSERT INTO hourly_rate (agent_id, cents, updated_at) VALUES ($1, $2, $3)"
-        " ON CONFLICT (agent_id)"
-        " DO UPDATE SET cents = excluded.cents, updated_at = excluded.updated_at",
-        user.id,
-        cents,
-        now,
-    )
+    await _SET_RATE.execute(user.id, cents, now)
     return HourlyRateRow(user.id, cents, now)
 
 
@@ -115,19 +122,9 @@ async def mark_billed(
         if dialect() == "postgres":
             # Lock the rows in one order for every run: two runs over overlapping entries
             # then queue instead of deadlocking (UPDATE locks in whatever order it scans).
-            await fetch(
-                f"SELECT id FROM time_entry WHERE id IN ({placeholders(len(pks))})"
-                " ORDER BY id FOR UPDATE",
-                *pks,
-            )
-        rows = await fetch(
-            "UPDATE time_entry SET bill_status = 'BILLED', invoice_ref = $1, billed_at = $2,"
-            f" updated_at = $2 WHERE id IN ({placeholders(len(pks), start=3)})"
-            " AND bill_status = 'BILLABLE' RETURNING id",
-            invoice_ref.strip(),
-            datetime.now(UTC),
-            *pks,
-        )
+            await _LOCK.fetch(pks)
+        now = datetime.now(UTC)
+        rows = await _BILL.fetch(invoice_ref.strip(), now, now, pks)
         billed = {r["id"] for r in rows}
         if missing := [pk for pk in pks if pk not in billed]:
             raise Refused(*await _why_not_billed(missing, entry_ids, index))
@@ -142,11 +139,7 @@ def _unknown(gid: str, path: list[str]) -> UserError:
 async def _why_not_billed(
     missing: list[int], entry_ids: Sequence[str], index: dict[int, int]
 ) -> list[UserError]:
-    rows = await fetch(
-        "SELECT id, bill_status, invoice_ref FROM time_entry"
-        f" WHERE id IN ({placeholders(len(missing))})",
-        *missing,
-    )
+    rows = await _BILL_STATUS.fetch(missing)
     found = {r["id"]: r for r in rows}
     errors = []
     for pk in missing:
@@ -208,27 +201,23 @@ async def time_stats(
     """Minutes grouped by the dimensions asked: one GROUP BY statement over time_entry."""
     viewer = context.require_viewer()
     access.require_role(viewer, Role.AGENT)
-    condition, params = access.visible_tickets_condition(viewer, "t", 1)
-    where = [condition]
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
+    where = sql.Where()
+    where.given(access.visible_tickets_condition(viewer, "t", 1))
     first, last = _day_range(start, end)
     if first is not None:
-        where.append(f"te.worked_on >= {param(day_param(first))}")
+        where.add("te.worked_on >= ?", day_param(first))
     if last is not None:
-        where.append(f"te.worked_on <= {param(day_param(last))}")
+        where.add("te.worked_on <= ?", day_param(last))
     if billable is not None:
-        where.append(f"te.bill_status {'<>' if billable else '='} 'NON_BILLABLE'")
+        where.add(f"te.bill_status {'<>' if billable else '='} 'NON_BILLABLE'")
     chosen = [_dimensions()[d] for d in group_by]
     columns = [f"{expression} AS k{i}" for i, (expression, _) in enumerate(chosen)]
     group = f" GROUP BY {', '.join(e for e, _ in chosen)}" if chosen else ""
-    rows = await fetch(
-        f"SELECT {', '.join([*columns, TOTALS])} FROM time_entry te"
-        f" JOIN ticket t ON t.id = te.ticket_id WHERE {' AND '.join(where)}{group}",
-        *params,
+    # A statement per choice of dimensions and filters: text, as the choice reads.
+    rows = await sql.fetch(
+        f"SELECT {', '.join([*columns, TOTALS])} FROM {TIME_ENTRY}"
+        f" JOIN ticket t ON t.id = te.ticket_id WHERE {where.sql()}{group}",
+        *where.params,
     )
     buckets = [
         TimeBucket(

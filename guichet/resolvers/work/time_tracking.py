@@ -8,7 +8,6 @@ invoice runs and statistics are in time_billing.py.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -20,10 +19,10 @@ from tortoise.transactions import in_transaction
 from guichet.models.people import Role
 from guichet.models.tickets import TicketEventKind
 from guichet.models.time_tracking import BillStatus, TimeEntry
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.tickets import (
@@ -94,31 +93,29 @@ class Deleted:
     ticket: TicketRow
 
 
-ENTRY_COLUMNS = (
-    "te.id, te.ticket_id, te.agent_id, te.minutes, te.bill_status, te.note, te.worked_on,"
-    " te.rate_cents, te.invoice_ref, te.billed_at, te.created_at"
-)
-
-
 def midnight(day: date | str) -> datetime:
     # PostgreSQL returns a date, SQLite the ISO text Tortoise stored.
     day = date.fromisoformat(day[:10]) if isinstance(day, str) else day
     return datetime.combine(day, time(), UTC)
 
 
-def entry_row(r: dict[str, Any]) -> TimeEntryRow:
-    return TimeEntryRow(
-        r["id"], r["ticket_id"], r["agent_id"], r["minutes"], BillStatus(r["bill_status"]),
-        r["note"], midnight(r["worked_on"]), r["rate_cents"], r["invoice_ref"],
-        as_datetime(r["billed_at"]), as_datetime(r["created_at"]),
-    )  # fmt: skip
+TIME_ENTRY = sql.Table(
+    "time_entry", "te", TimeEntryRow,
+    "id", "ticket_id", "agent_id", "minutes", ("bill_status", BillStatus), "note",
+    ("worked_on", midnight), "rate_cents", "invoice_ref", ("billed_at", as_datetime),
+    ("created_at", as_datetime),
+)  # fmt: skip
 
-
-def row_of(e: TimeEntry) -> TimeEntryRow:
-    return TimeEntryRow(
-        e.id, e.ticket_id, e.agent_id, e.minutes, BillStatus(e.bill_status), e.note,
-        midnight(e.worked_on), e.rate_cents, e.invoice_ref, e.billed_at, e.created_at,
-    )  # fmt: skip
+_BY_ID = sql.select(TIME_ENTRY, from_=f"{TIME_ENTRY} JOIN ticket t ON t.id = te.ticket_id").where(
+    sql.among("te.id"), sql.GIVEN
+)
+_BY_TICKET = sql.select(TIME_ENTRY).where(sql.among("te.ticket_id")).order("te.worked_on, te.id")
+_MINUTES_BY_TICKET = (
+    sql.select("te.ticket_id", "SUM(te.minutes) AS minutes", from_=TIME_ENTRY)
+    .where(sql.among("te.ticket_id"))
+    .group("te.ticket_id")
+)
+_RATE = sql.select("cents", from_="hourly_rate").where("agent_id = ?")
 
 
 # ---------------------------------------------------------------- batch functions
@@ -128,15 +125,8 @@ async def entries_by_id(context: Context, keys: Sequence[int]) -> list[TimeEntry
     viewer = context.require_viewer()
     if not access.may_track_time(viewer):
         return [None] * len(keys)
-    condition, params = access.visible_tickets_condition(viewer, "t", len(keys) + 1)
-    rows = await fetch(
-        f"SELECT {ENTRY_COLUMNS} FROM time_entry te JOIN ticket t ON t.id = te.ticket_id"
-        f" WHERE te.id IN ({placeholders(len(keys))}) AND {condition}",
-        *keys,
-        *params,
-    )
-    found = {r["id"]: entry_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _BY_ID.fetch(keys, access.visible_tickets_condition(viewer, "t", 1))
+    return sql.in_key_order(keys, rows, TIME_ENTRY.row)
 
 
 async def time_entry_for_viewer(context: Context, pk: int) -> TimeEntryRow:
@@ -152,26 +142,14 @@ async def entries_by_ticket(
     """Each ticket's entries, by day worked then logging order; None below AGENT."""
     if not access.may_track_time(context.require_viewer()):
         return [None] * len(keys)
-    rows = await fetch(
-        f"SELECT {ENTRY_COLUMNS} FROM time_entry te"
-        f" WHERE te.ticket_id IN ({placeholders(len(keys))}) ORDER BY te.worked_on, te.id",
-        *keys,
-    )
-    grouped: dict[int, list[TimeEntryRow]] = defaultdict(list)
-    for r in rows:
-        grouped[r["ticket_id"]].append(entry_row(r))
-    return [grouped.get(k, []) for k in keys]
+    return sql.grouped_by(keys, await _BY_TICKET.fetch(keys), TIME_ENTRY.row, "ticket_id")
 
 
 async def minutes_by_ticket(context: Context, keys: Sequence[int]) -> list[int | None]:
     """Minutes logged on each ticket (0 when none), one SUM for the whole batch."""
     if not access.may_track_time(context.require_viewer()):
         return [None] * len(keys)
-    rows = await fetch(
-        "SELECT te.ticket_id, SUM(te.minutes) AS minutes FROM time_entry te"
-        f" WHERE te.ticket_id IN ({placeholders(len(keys))}) GROUP BY te.ticket_id",
-        *keys,
-    )
+    rows = await _MINUTES_BY_TICKET.fetch(keys)
     found = {r["ticket_id"]: int(r["minutes"]) for r in rows}
     return [found.get(k, 0) for k in keys]
 
@@ -266,7 +244,7 @@ async def log_time(
         ticket = await ticket_for_change(context, ticket_id, TicketAction.LOG_TIME)
         day, day_error = _worked_on(worked_on)
         refuse_if_any(_minutes_error(minutes), _note_error(note), day_error)
-        rates = await fetch("SELECT cents FROM hourly_rate WHERE agent_id = $1", viewer.id)
+        rates = await _RATE.fetch(viewer.id)
         entry = await TimeEntry.create(
             ticket_id=ticket.pk, agent_id=viewer.id, minutes=minutes, bill_status=_status(billable),
             note=note if note and note.strip() else None, worked_on=day,
@@ -275,7 +253,7 @@ async def log_time(
         await _record(changes, entry, viewer, "LOGGED")
     await changes.publish(context)
     forget(context)
-    return row_of(entry)
+    return TIME_ENTRY.row_of(entry)
 
 
 async def _entry_to_change(viewer: Viewer, entry_id: str) -> TimeEntry:
@@ -342,7 +320,7 @@ async def update_time_entry(context: Context, request: TimeEntryChanges) -> Time
         await _record(changes, entry, viewer, "UPDATED", previous=before)
     await changes.publish(context)
     forget(context)
-    return row_of(entry)
+    return TIME_ENTRY.row_of(entry)
 
 
 async def delete_time_entry(context: Context, entry_id: str) -> Deleted:
