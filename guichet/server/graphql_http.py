@@ -25,7 +25,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from guichet.models.db import is_unreachable
+from guichet.models.db import is_unreachable, one_connection
+from guichet.schema.execution import run_planned
 from guichet.schema.faults import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 from guichet.server.auth import context_for
 from guichet.server.graphiql import graphiql_page
@@ -258,15 +259,20 @@ async def graphql_http(request: Request) -> Response:
                 media_type,
                 {"Retry-After": str(admission.retry_after)},
             )
+        # The lean path: a query the planner knows runs its plan on one connection;
+        # anything else (None) goes through strawberry below.
+        async with one_connection():
+            result = await run_planned(app.state.schema, query, operation_name, variables, context)
         try:
-            result = await app.state.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=extensions,
-            )
+            if result is None:
+                result = await app.state.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=extensions,
+                )
         except InvalidOperationTypeError as error:
             # Only POST allows mutations, so a refused mutation came by GET (or HEAD).
             if error.operation_type is OperationType.MUTATION:
