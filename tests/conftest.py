@@ -135,13 +135,80 @@ class Person:
         return Viewer(r.pk, r.name, r.email_address, r.role)
 
 
+# Differential mode (on unless GUICHET_TEST_DIFFERENTIAL=0): every query the client posts
+# is also run with the planner off, for the same viewer with fresh loaders, and both answers
+# must be equal (data, and errors compared as a set: see `_comparable`).
+DIFFERENTIAL = os.environ.get("GUICHET_TEST_DIFFERENTIAL", "1") != "0"
+
+
+def _only_query(query: str, operation_name: str | None) -> bool:
+    from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name and o.name.value == operation_name)
+    ]
+    return len(chosen) == 1 and chosen[0].operation is OperationType.QUERY
+
+
+def _comparable(body: dict) -> dict:
+    """Data as is; errors in a stable order. The planned executor completes a level's
+    fields together while graphql-core records errors as its awaitables finish, so the
+    order of errors at different positions may differ; their set may not."""
+    import orjson
+
+    body = orjson.loads(orjson.dumps(body))
+    errors = body.get("errors")
+    if errors:
+        body["errors"] = sorted(errors, key=lambda e: orjson.dumps(e, option=orjson.OPT_SORT_KEYS))
+    return body
+
+
 class Client:
     """Posts GraphQL to the app in-process, as a real HTTP client would."""
 
     def __init__(self, app) -> None:
+        self.app = app
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://guichet.test"
         )
+
+    async def differential(self, query: str, variables: dict | None, response) -> None:
+        """The same query with the planner off must answer the same."""
+        from dataclasses import replace
+
+        from guichet.server.auth import context_for
+
+        if response.status_code != 200 or not _only_query(query, None):
+            return
+        body = response.json()
+        if "data" not in body:
+            return  # a request error: nothing ran
+        context = await context_for(self.app.state, response.request.headers.get("authorization"))
+        context.settings = replace(context.settings, planner=False)
+        # Statements of the second run are not the test's: counters stop listening.
+        logger = logging.getLogger("tortoise.db_client")
+        counters = [h for h in logger.handlers if isinstance(h, StatementCounter)]
+        for counter in counters:
+            logger.removeHandler(counter)
+        try:
+            result = await self.app.state.schema.execute(
+                query, variable_values=variables, context_value=context
+            )
+        finally:
+            for counter in counters:
+                logger.addHandler(counter)
+        normal: dict = {"data": result.data}
+        if result.errors:
+            normal["errors"] = [error.formatted for error in result.errors]
+        planned = {k: body[k] for k in ("data", "errors") if k in body}
+        assert _comparable(planned) == _comparable(normal), "planned and normal answers differ"
 
     async def __call__(
         self, query: str, variables: dict | None = None, *, as_: Person | str | None = None
@@ -161,9 +228,12 @@ class Client:
         token = as_.token if isinstance(as_, Person) else as_
         headers = {"authorization": f"Bearer {token}"} if token else {}
         headers.update(kwargs.pop("headers", {}))
-        return await self.http.post(
+        response = await self.http.post(
             "/graphql", json={"query": query, "variables": variables}, headers=headers, **kwargs
         )
+        if DIFFERENTIAL and not kwargs:
+            await self.differential(query, variables, response)
+        return response
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ domain may import it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
@@ -139,6 +140,64 @@ def visible_events_condition(viewer: Viewer, alias: str, param: int) -> tuple[st
         f" (SELECT a.request_id FROM approval_approver a WHERE a.user_id = ${param}))",
         [viewer.id],
     )
+
+
+# ---------------------------------------------------------------- live events, in memory
+#
+# A live event is shaped once per visibility class and written to every subscriber of the
+# class (subscriptions/fanout.py). These decide, without SQL per subscriber, what the SQL
+# conditions above decide for one viewer: `ticket_audience` reads, once per event, who
+# among customers may see the ticket (visible_tickets_condition) and the event
+# (visible_events_condition).
+
+
+def visibility_class(viewer: Viewer) -> tuple[str, int | str]:
+    """Viewers who see exactly the same answer to any selection under a ticket: staff by
+    role (no field reachable from a ticket depends on which staff member asks, only on
+    their role), each customer alone (their organizations, CCs, approvals, e-mail address
+    and satisfaction ratings are theirs)."""
+    if viewer.is_agent:
+        return ("staff", viewer.role.value)
+    return ("customer", viewer.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketAudience:
+    """The customers who may see one ticket, and the approvers of one approval request."""
+
+    readers: frozenset[int]
+    approvers: frozenset[int]
+
+
+async def ticket_audience(ticket_pk: int, approval_request_pk: int | None) -> TicketAudience:
+    """One statement: the customers `visible_tickets_condition` lets see the ticket
+    (requester, CCs, members of its organization when it shares tickets, approvers of its
+    requests) and the approvers of `approval_request_pk` (who see its events)."""
+    rows = await fetch(
+        "SELECT 'r' AS side, t.requester_id AS user_id FROM ticket t WHERE t.id = $1"
+        " UNION ALL SELECT 'r', cc.user_id FROM ticket_cc cc WHERE cc.ticket_id = $1"
+        " UNION ALL SELECT 'r', m.user_id FROM ticket t"
+        " JOIN organization o ON o.id = t.organization_id AND o.shared_tickets = TRUE"
+        " JOIN organization_member m ON m.organization_id = o.id WHERE t.id = $1"
+        " UNION ALL SELECT 'r', a.user_id FROM approval_request r"
+        " JOIN approval_approver a ON a.request_id = r.id WHERE r.ticket_id = $1"
+        " UNION ALL SELECT 'a', a.user_id FROM approval_approver a WHERE a.request_id = $2",
+        ticket_pk,
+        approval_request_pk if approval_request_pk is not None else 0,
+    )
+    readers = frozenset(r["user_id"] for r in rows if r["side"] == "r")
+    approvers = frozenset(r["user_id"] for r in rows if r["side"] == "a")
+    return TicketAudience(readers, approvers)
+
+
+def sees_ticket(viewer: Viewer, audience: TicketAudience | None) -> bool:
+    """`visible_tickets_condition`, for one ticket whose audience is known."""
+    return viewer.is_agent or (audience is not None and viewer.id in audience.readers)
+
+
+def sees_event(viewer: Viewer, public: bool, audience: TicketAudience | None) -> bool:
+    """`visible_events_condition`, for one event of a ticket the viewer sees."""
+    return viewer.is_agent or public or (audience is not None and viewer.id in audience.approvers)
 
 
 def visible_custom_fields_condition(viewer: Viewer, alias: str) -> str:

@@ -325,11 +325,6 @@ def count(from_: Any, alias: str = "total") -> Statement:
     return select(f"COUNT(*) AS {alias}", from_=from_)
 
 
-def placeholders(count: int, start: int = 1) -> str:
-    """`$1, $2, …` for an IN list of `count` values (statements not composed yet)."""
-    return ", ".join(f"${i}" for i in range(start, start + count))
-
-
 class Where:
     """Conditions chosen at run time (a list's filters), for a `GIVEN` part: their text,
     numbered from $1 as values are added, and those values."""

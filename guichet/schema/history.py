@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,5 +64,7 @@ class HistorySubscription:
     async def ticket_history(
         self, info: strawberry.Info, ticket_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[TicketEvent, None]:
-        async for event in live_history.ticket_history(info.context, ticket_id, after):
-            yield event
+        events = live_history.ticket_history(info.context, ticket_id, after, info.schema)
+        async with aclosing(events):
+            async for event in events:
+                yield event

@@ -25,6 +25,7 @@ from guichet.models.db import is_unreachable
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
 from guichet.server.rate_limits import BudgetedLegacyWSHandler, BudgetedTransportWSHandler
+from guichet.subscriptions import fanout
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=5)
 TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or cannot serve for now
@@ -35,6 +36,15 @@ class CannotCheckCredentials(Exception):
 
 
 class TransportHandler(BudgetedTransportWSHandler):
+    async def run_operation(self, operation: Any) -> None:
+        # In the operation's own task: ticketHistory joins the shared fan-out with it.
+        fanout.current_operation.set(
+            fanout.Operation(
+                operation.id, operation.query, operation.variables, operation.operation_name
+            )
+        )
+        await super().run_operation(operation)
+
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)
@@ -43,6 +53,18 @@ class TransportHandler(BudgetedTransportWSHandler):
 
 
 class LegacyHandler(BudgetedLegacyWSHandler):
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        fanout.current_operation.set(
+            fanout.Operation(operation_id, query, variables, operation_name, legacy=True)
+        )
+        await super().handle_async_results(operation_id, query, operation_name, variables)
+
     async def handle_connection_init(self, message: Any) -> None:
         try:
             await super().handle_connection_init(message)

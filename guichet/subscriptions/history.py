@@ -1,15 +1,21 @@
-"""ticketHistory: a ticket's new events, filtered for each subscriber, event by event."""
+"""ticketHistory: a ticket's new events, as each subscriber may see them.
+
+Over the server's websockets a subscriber joins the process's shared fan-out
+(subscriptions/fanout.py): each event is read and shaped once per group of subscribers
+who see the same answer. Elsewhere (no websocket operation in this task) each event is
+re-read through the subscriber's own visibility, event by event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guichet.resolvers import ids, resume, topics
 from guichet.resolvers.errors import BadRequest, NotFound
 from guichet.resolvers.tickets import history
 from guichet.resolvers.tickets.tickets import ticket_for_viewer
-from guichet.subscriptions import bus
+from guichet.subscriptions import bus, fanout
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -26,6 +32,37 @@ def replay_start(after: str | None) -> int | None:
 
 
 async def ticket_history(
+    context: Context, ticket_id: str, after: str | None, schema: Any = None
+) -> AsyncIterator[history.EventRow]:
+    """A ticket's history events for the subscriber: through the shared fan-out when the
+    subscription runs on one of the server's websockets, one by one otherwise."""
+    if isinstance(context, fanout.Shaping):  # a group's own run: the events to shape
+        async for event in context.group.events(context):
+            yield event
+        return
+    operation = fanout.current_operation.get()
+    if operation is None or context.bus is None or schema is None or context.websocket is None:
+        async for event in _one_by_one(context, ticket_id, after):
+            yield event
+        return
+    ticket = await ticket_for_viewer(context, ids.decode_as(ticket_id, "Ticket") or 0)
+    start = replay_start(after)
+    shared = fanout.registry(context.bus)
+    member = await shared.join(context, operation, schema, ticket.pk, start)
+    try:
+        # Live events are held from here until the replay is sent (`go_live`).
+        member.floor = start if start is not None else await resume.latest_ticket_event(ticket.pk)
+        if start is not None:
+            for event in await history.events_by_ticket_after(context, ticket.pk, start):
+                member.sent.add(event.pk)
+                yield event
+        member.go_live()
+        await member.ended
+    finally:
+        shared.leave(member)
+
+
+async def _one_by_one(
     context: Context, ticket_id: str, after: str | None
 ) -> AsyncIterator[history.EventRow]:
     """Subscribe first, then replay what the subscriber missed, then go live: nothing

@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from guichet.models.db import dialect
 from guichet.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
-from guichet.resolvers.sql import as_datetime, execute, fetch
+from guichet.resolvers import sql
+from guichet.resolvers.sql import as_datetime
 
 log = logging.getLogger("guichet.outbox")
 
@@ -66,23 +67,34 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), 3600))
 
 
+# Picked once in a MATERIALIZED CTE: written as `id IN (SELECT … LIMIT n FOR UPDATE SKIP
+# LOCKED)`, PostgreSQL may rescan the subquery per row and claim far more than n. The lock
+# is PostgreSQL's only.
+_CLAIM = sql.statement(
+    "WITH due AS MATERIALIZED (SELECT id FROM outbox_message WHERE status = 'PENDING'"
+    " AND next_attempt_at <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
+    " ORDER BY id LIMIT ?",
+    sql.GIVEN,
+    ") UPDATE outbox_message SET claimed_until = ?, attempts = attempts + 1"
+    " WHERE id IN (SELECT id FROM due) AND status = 'PENDING'"
+    " RETURNING id, channel, recipient, subject, body, attempts, created_at",
+)
+_RENEW = sql.statement("UPDATE outbox_message SET claimed_until = ?").where(
+    "id = ?", "status = 'PENDING'", "claimed_until = ?"
+)
+_RETRY_LATER = sql.statement(
+    "UPDATE outbox_message SET claimed_until = NULL, next_attempt_at = ?, last_error = ?"
+).where("id = ?")
+_SETTLE = sql.statement(
+    "UPDATE outbox_message SET status = ?, sent_at = ?, claimed_until = NULL, last_error = ?"
+).where("id = ?")
+
+
 async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Outgoing]:
     now = now or datetime.now(UTC)
-    lock = " FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
+    lock = "FOR UPDATE SKIP LOCKED" if dialect() == "postgres" else ""
     until = now + timedelta(seconds=CLAIM_SECONDS)
-    # Picked once in a MATERIALIZED CTE: written as `id IN (SELECT … LIMIT n FOR UPDATE SKIP
-    # LOCKED)`, PostgreSQL may rescan the subquery per row and claim far more than n.
-    rows = await fetch(
-        "WITH due AS MATERIALIZED (SELECT id FROM outbox_message WHERE status = 'PENDING'"
-        " AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2)"
-        f" ORDER BY id LIMIT $3{lock})"
-        " UPDATE outbox_message SET claimed_until = $1, attempts = attempts + 1"
-        " WHERE id IN (SELECT id FROM due) AND status = 'PENDING'"
-        " RETURNING id, channel, recipient, subject, body, attempts, created_at",
-        until,
-        now,
-        limit,
-    )
+    rows = await _CLAIM.fetch(now, now, limit, lock, until)
     return [
         Outgoing(
             r["id"],
@@ -102,9 +114,7 @@ async def _still_claimed(message: Outgoing) -> bool:
     """Renew this worker's claim on a message just before sending it. False when the claim
     expired (the messages before it in the batch took that long) and another worker
     claimed the message since: that worker sends it, this one must not."""
-    renewed = await execute(
-        "UPDATE outbox_message SET claimed_until = $1"
-        " WHERE id = $2 AND status = 'PENDING' AND claimed_until = $3",
+    renewed = await _RENEW.execute(
         datetime.now(UTC) + timedelta(seconds=CLAIM_SECONDS),
         message.id,
         message.claimed_until,
@@ -115,17 +125,13 @@ async def _still_claimed(message: Outgoing) -> bool:
 async def _record(message: Outgoing, status: OutboxStatus, error: str | None = None) -> None:
     now = datetime.now(UTC)
     if status is OutboxStatus.PENDING:
-        await execute(
-            "UPDATE outbox_message SET claimed_until = NULL, next_attempt_at = $1, last_error = $2"
-            " WHERE id = $3",
+        await _RETRY_LATER.execute(
             now + retry_delay(message.attempts),
             (error or "")[:500],
             message.id,
         )
         return
-    await execute(
-        "UPDATE outbox_message SET status = $1, sent_at = $2, claimed_until = NULL, last_error = $3"
-        " WHERE id = $4",
+    await _SETTLE.execute(
         status.value,
         now if status in (OutboxStatus.SENT, OutboxStatus.LOGGED) else None,
         error[:500] if error else None,

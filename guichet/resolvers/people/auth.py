@@ -21,17 +21,37 @@ from tortoise.transactions import in_transaction
 
 from guichet.models.auth import LoginThrottle, Session
 from guichet.models.people import Role, User
-from guichet.resolvers import topics
+from guichet.resolvers import sql, topics
 from guichet.resolvers.context import Viewer
 from guichet.resolvers.errors import Refused, UserError
 from guichet.resolvers.people import people
-from guichet.resolvers.sql import as_datetime, execute, fetch
+from guichet.resolvers.sql import as_datetime
 
 log = logging.getLogger("guichet.auth")
 
 # At most five password checks for one address per window: the rest of the window is locked.
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
+
+_SESSION = sql.select(
+    "u.id, u.name, u.email, u.role, s.expires_at",
+    from_=f'"session" s JOIN {people.USER} ON u.id = s.user_id',
+).where("s.id = ?", "s.revoked_at IS NULL")
+_REVOKE = sql.statement('UPDATE "session" SET revoked_at = ?').where("id = ?", "revoked_at IS NULL")
+# One check taken from the address's window (address, now, then the window's start three
+# times, then MAX_FAILURES): a window that ended starts again at 1; no row, no check left.
+_TAKE_CHECK = sql.statement(
+    "INSERT INTO login_throttle (email, attempts, window_started_at) VALUES (?, 1, ?)"
+    " ON CONFLICT (email) DO UPDATE SET"
+    " attempts = CASE WHEN login_throttle.window_started_at <= ? THEN 1"
+    " ELSE login_throttle.attempts + 1 END,"
+    " window_started_at = CASE WHEN login_throttle.window_started_at <= ?"
+    " THEN excluded.window_started_at ELSE login_throttle.window_started_at END"
+    " WHERE login_throttle.window_started_at <= ? OR login_throttle.attempts < ?"
+    " RETURNING attempts"
+)
+_WINDOW = sql.select("window_started_at", from_="login_throttle").where("email = ?")
+_FORGET_FAILURES = sql.statement("DELETE FROM login_throttle").where("email = ?")
 
 _hasher = PasswordHasher()
 # Checked against when the address is unknown, so both answers take as long.
@@ -105,11 +125,7 @@ async def viewer_from_token(secret_key: str, token: str) -> Viewer | None:
     now = datetime.now(UTC)
     if not expires.isdigit() or int(expires) <= now.timestamp():
         return None
-    rows = await fetch(
-        'SELECT u.id, u.name, u.email, u.role, s.expires_at FROM "session" s'
-        ' JOIN "user" u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL',
-        session_id,
-    )
+    rows = await _SESSION.fetch(session_id)
     if not rows or as_datetime(rows[0]["expires_at"]) <= now:
         return None
     row = rows[0]
@@ -132,23 +148,12 @@ async def _take_password_check(address: str, now: datetime) -> Locked | None:
     writer (SQLite), so no more than MAX_FAILURES checks ever run in a window, whatever the
     number of requests or processes."""
     window_start = now - FAILURE_WINDOW
-    taken = await fetch(
-        "INSERT INTO login_throttle (email, attempts, window_started_at) VALUES ($1, 1, $2)"
-        " ON CONFLICT (email) DO UPDATE SET"
-        " attempts = CASE WHEN login_throttle.window_started_at <= $3 THEN 1"
-        " ELSE login_throttle.attempts + 1 END,"
-        " window_started_at = CASE WHEN login_throttle.window_started_at <= $3 THEN $2"
-        " ELSE login_throttle.window_started_at END"
-        " WHERE login_throttle.window_started_at <= $3 OR login_throttle.attempts < $4"
-        " RETURNING attempts",
-        address,
-        now,
-        window_start,
-        MAX_FAILURES,
+    taken = await _TAKE_CHECK.fetch(
+        address, now, window_start, window_start, window_start, MAX_FAILURES
     )
     if taken:
         return None
-    rows = await fetch("SELECT window_started_at FROM login_throttle WHERE email = $1", address)
+    rows = await _WINDOW.fetch(address)
     started = as_datetime(rows[0]["window_started_at"]) if rows else now
     ends = started + FAILURE_WINDOW
     return Locked(max(1, int((ends - now).total_seconds()) + 1))
@@ -175,7 +180,7 @@ async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> S
         log.info("sign-in failed: password checked")
         raise _wrong_credentials()
     log.info("sign-in: password checked")
-    await execute("DELETE FROM login_throttle WHERE email = $1", address)
+    await _FORGET_FAILURES.execute(address)
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
         token,
@@ -197,11 +202,7 @@ async def announce_ended_sessions(
 
 async def logout(viewer: Viewer, bus: Any = None) -> None:
     """End the session the request was signed in with, and its open websockets."""
-    await execute(
-        'UPDATE "session" SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL',
-        datetime.now(UTC),
-        viewer.session_id,
-    )
+    await _REVOKE.execute(datetime.now(UTC), viewer.session_id)
     if viewer.session_id:
         await announce_ended_sessions(bus, session_ids=[viewer.session_id])
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from guichet.models.notifications import Notification
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import BadRequest, CommonErrorCode, Refused, UserError
-from guichet.resolvers.sql import as_datetime, execute, fetch, placeholders
+from guichet.resolvers.sql import as_datetime
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -65,17 +65,25 @@ class NotificationPage:
     unread: int
 
 
-COLUMNS = (
-    "n.id, n.user_id, n.kind, n.message, n.ticket_id, n.approval_request_id, n.activity_id,"
-    " n.created_at, n.read_at"
+NOTIFICATION = sql.Table(
+    "notification", "n", NotificationRow,
+    "id", "user_id", "kind", "message", "ticket_id", "approval_request_id", "activity_id",
+    ("created_at", as_datetime), ("read_at", as_datetime),
+)  # fmt: skip
+_MARK_READ = sql.statement("UPDATE notification SET read_at = ?").where(
+    sql.GIVEN, "read_at IS NULL"
 )
-
-
-def notification_row(r: dict[str, Any]) -> NotificationRow:
-    return NotificationRow(
-        r["id"], r["user_id"], r["kind"], r["message"], r["ticket_id"], r["approval_request_id"],
-        r["activity_id"], as_datetime(r["created_at"]), as_datetime(r["read_at"]),
-    )  # fmt: skip
+_MARK_READ_AMONG = sql.statement("UPDATE notification SET read_at = ?").where(
+    sql.GIVEN, "read_at IS NULL", sql.among("id")
+)
+_OWN = sql.select("n.id", from_=NOTIFICATION).where(sql.among("n.id"), sql.GIVEN)
+_PAGE = sql.select(NOTIFICATION).where(sql.GIVEN).order("n.id DESC").limit()
+_COUNTS = sql.select(
+    "COUNT(*) AS total", "COUNT(n.read_at) AS read_count", from_=NOTIFICATION
+).where(sql.GIVEN)
+_UNREAD = sql.count(NOTIFICATION, "unread").where(sql.GIVEN, "n.read_at IS NULL")
+_BY_ID = sql.select(NOTIFICATION).where(sql.among("n.id"), sql.GIVEN)
+_AFTER = sql.select(NOTIFICATION).where("n.id > ?", sql.GIVEN).order("n.id").limit()
 
 
 def position(after: str | None) -> int | None:
@@ -112,13 +120,9 @@ async def mark_read(context: Context, notification_ids: Sequence[str] | None) ->
     changed. Marking a read notification again keeps its first `readAt`."""
     viewer = context.require_viewer()
     now = datetime.now(UTC)
-    condition, params = access.visible_notifications_condition(viewer, "notification", 1)
+    mine = access.visible_notifications_condition(viewer, "notification", 1)
     if notification_ids is None:
-        await execute(
-            f"UPDATE notification SET read_at = $2 WHERE {condition} AND read_at IS NULL",
-            *params,
-            now,
-        )
+        await _MARK_READ.execute(now, mine)
         return await unread_count(context)
     if len(notification_ids) > MAX_IDS:
         raise Refused(
@@ -132,13 +136,7 @@ async def mark_read(context: Context, notification_ids: Sequence[str] | None) ->
     wanted = sorted({pk for pk in pks if pk})
     own: set[int] = set()
     if wanted:
-        mine, mine_params = access.visible_notifications_condition(viewer, "n", len(wanted) + 1)
-        rows = await fetch(
-            f"SELECT n.id FROM notification n WHERE n.id IN ({placeholders(len(wanted))})"
-            f" AND {mine}",
-            *wanted,
-            *mine_params,
-        )
+        rows = await _OWN.fetch(wanted, access.visible_notifications_condition(viewer, "n", 1))
         own = {r["id"] for r in rows}
     if missing := [i for i, pk in enumerate(pks) if pk not in own]:
         raise Refused(
@@ -150,13 +148,7 @@ async def mark_read(context: Context, notification_ids: Sequence[str] | None) ->
             )
         )
     if wanted:
-        await execute(
-            f"UPDATE notification SET read_at = $2 WHERE {condition} AND read_at IS NULL"
-            f" AND id IN ({placeholders(len(wanted), start=3)})",
-            *params,
-            now,
-            *wanted,
-        )
+        await _MARK_READ_AMONG.execute(now, mine, wanted)
     return await unread_count(context)
 
 
@@ -170,44 +162,32 @@ async def page(
     `after` cursor of the previous page); `total` counts the list asked for (unread ones
     only, with `unread_only`), `unread` the viewer's unread ones. Two statements."""
     viewer = context.require_viewer()
-    condition, params = access.visible_notifications_condition(viewer, "n", 1)
-    where, values = [condition], [*params]
+    mine = access.visible_notifications_condition(viewer, "n", 1)
+    where = sql.Where()
+    where.given(mine)
     if unread_only:
-        where.append("n.read_at IS NULL")
+        where.add("n.read_at IS NULL")
     if before_pk is not None:
-        values.append(before_pk)
-        where.append(f"n.id < ${len(values)}")
-    values.append(limit + 1)
-    rows = await fetch(
-        f"SELECT {COLUMNS} FROM notification n WHERE {' AND '.join(where)}"
-        f" ORDER BY n.id DESC LIMIT ${len(values)}",
-        *values,
-    )
-    total, unread = await _counts(condition, params)
+        where.add("n.id < ?", before_pk)
+    rows = await _PAGE.fetch(where.part, limit + 1)
+    total, unread = await _counts(mine)
     return NotificationPage(
-        [notification_row(r) for r in rows[:limit]],
+        [NOTIFICATION.row(r) for r in rows[:limit]],
         len(rows) > limit,
         unread if unread_only else total,
         unread,
     )
 
 
-async def _counts(condition: str, params: list) -> tuple[int, int]:
-    rows = await fetch(
-        "SELECT COUNT(*) AS total, COUNT(n.read_at) AS read_count FROM notification n"
-        f" WHERE {condition}",
-        *params,
-    )
+async def _counts(mine: tuple[str, list]) -> tuple[int, int]:
+    rows = await _COUNTS.fetch(mine)
     total = rows[0]["total"] or 0
     return total, total - (rows[0]["read_count"] or 0)
 
 
 async def unread_count(context: Context) -> int:
-    condition, params = access.visible_notifications_condition(context.require_viewer(), "n", 1)
-    rows = await fetch(
-        f"SELECT COUNT(*) AS unread FROM notification n WHERE {condition} AND n.read_at IS NULL",
-        *params,
-    )
+    mine = access.visible_notifications_condition(context.require_viewer(), "n", 1)
+    rows = await _UNREAD.fetch(mine)
     return rows[0]["unread"]
 
 
@@ -219,15 +199,8 @@ async def notifications_by_id(
     wanted = [k for k in keys if 0 < k <= ids.MAX_KEY]
     if not wanted:
         return [None] * len(keys)
-    condition, params = access.visible_notifications_condition(viewer, "n", len(wanted) + 1)
-    rows = await fetch(
-        f"SELECT {COLUMNS} FROM notification n"
-        f" WHERE n.id IN ({placeholders(len(wanted))}) AND {condition}",
-        *wanted,
-        *params,
-    )
-    found = {r["id"]: notification_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _BY_ID.fetch(wanted, access.visible_notifications_condition(viewer, "n", 1))
+    return sql.in_key_order(keys, rows, NOTIFICATION.row)
 
 
 async def notification_for_viewer(context: Context, pk: int) -> NotificationRow:
@@ -237,12 +210,5 @@ async def notification_for_viewer(context: Context, pk: int) -> NotificationRow:
 
 async def notifications_after(context: Context, after_pk: int, limit: int) -> list[NotificationRow]:
     """Replay: the viewer's notifications after an id, oldest first."""
-    condition, params = access.visible_notifications_condition(context.require_viewer(), "n", 3)
-    rows = await fetch(
-        f"SELECT {COLUMNS} FROM notification n WHERE n.id > $1 AND {condition}"
-        " ORDER BY n.id LIMIT $2",
-        after_pk,
-        limit,
-        *params,
-    )
-    return [notification_row(r) for r in rows]
+    mine = access.visible_notifications_condition(context.require_viewer(), "n", 1)
+    return [NOTIFICATION.row(r) for r in await _AFTER.fetch(after_pk, mine, limit)]

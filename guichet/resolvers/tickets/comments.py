@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from tortoise.transactions import in_transaction
 
 from guichet.models.tickets import Channel, Comment, TicketEventKind, TicketStatus
-from guichet.resolvers import access, idempotency, ids
+from guichet.resolvers import access, idempotency, ids, sql
 from guichet.resolvers.errors import Refused, UserError, text_error
-from guichet.resolvers.sql import as_datetime, fetch, placeholders
+from guichet.resolvers.sql import as_bool, as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.ticket_updates import apply_status
@@ -51,14 +51,34 @@ class CommentRow:
         return ids.encode("Comment", self.pk)
 
 
-COMMENT_COLUMNS = "c.id, c.ticket_id, c.author_id, c.body, c.public, c.via, c.created_at"
+COMMENT = sql.Table(
+    "comment", "c", CommentRow,
+    "id", "ticket_id", "author_id", "body", ("public", as_bool), ("via", Channel),
+    ("created_at", as_datetime),
+)  # fmt: skip
 
 
-def comment_row(r: dict[str, Any]) -> CommentRow:
-    return CommentRow(
-        r["id"], r["ticket_id"], r["author_id"], r["body"], bool(r["public"]), Channel(r["via"]),
-        as_datetime(r["created_at"]),
-    )  # fmt: skip
+def _ranked(direction: str) -> sql.Statement:
+    """Each ticket's visible comments numbered in `direction`, and counted: a page of every
+    ticket of a list in one statement."""
+    ranked = sql.select(
+        COMMENT,
+        "ROW_NUMBER() OVER (PARTITION BY c.ticket_id"
+        f" ORDER BY c.created_at {direction}, c.id {direction}) AS position",
+        "COUNT(*) OVER (PARTITION BY c.ticket_id) AS total",
+    ).where(sql.among("c.ticket_id"), sql.GIVEN)
+    return (
+        sql.select("*", from_=ranked.as_("ranked"))
+        .where("position > ?", "position <= ?")
+        .order("ticket_id, position")
+    )
+
+
+_PAGES = {True: _ranked("DESC"), False: _ranked("ASC")}
+_COUNT = sql.count(COMMENT).where("c.ticket_id = ?", sql.GIVEN)
+_BY_ID = sql.select(COMMENT, from_=f"{COMMENT} JOIN ticket t ON t.id = c.ticket_id").where(
+    sql.among("c.id"), sql.GIVEN, sql.GIVEN
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +109,7 @@ async def comment_pages(context: Context, keys: Sequence[CommentPage]) -> list[C
     found: dict[CommentPage, CommentPageResult] = {}
     for (offset, limit, newest_first), group in shapes.items():
         tickets = list(dict.fromkeys(k.ticket_id for k in group))
-        order = "DESC" if newest_first else "ASC"
-        rows = await fetch(
-            f"SELECT * FROM (SELECT {COMMENT_COLUMNS},"
-            f" ROW_NUMBER() OVER (PARTITION BY c.ticket_id ORDER BY c.created_at {order}, c.id {order}) AS position,"
-            " COUNT(*) OVER (PARTITION BY c.ticket_id) AS total"
-            f" FROM comment c WHERE c.ticket_id IN ({placeholders(len(tickets))}) AND {visible}) ranked"
-            f" WHERE position > ${len(tickets) + 1} AND position <= ${len(tickets) + 2}"
-            " ORDER BY ticket_id, position",
-            *tickets,
-            offset,
-            offset + limit,
-        )
+        rows = await _PAGES[newest_first].fetch(tickets, visible, offset, offset + limit)
         by_ticket: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             by_ticket[r["ticket_id"]].append(r)
@@ -112,31 +121,24 @@ async def comment_pages(context: Context, keys: Sequence[CommentPage]) -> list[C
                 total = await _count(viewer, key.ticket_id)
             else:
                 total = 0
-            found[key] = CommentPageResult([comment_row(r) for r in page], total)
+            found[key] = CommentPageResult([COMMENT.row(r) for r in page], total)
     results = [found[k] for k in keys]
     return results
 
 
 async def _count(viewer, ticket_pk: int) -> int:
-    rows = await fetch(
-        f"SELECT COUNT(*) AS total FROM comment c WHERE c.ticket_id = $1 AND {access.visible_comments_condition(viewer, 'c')}",
-        ticket_pk,
-    )
+    rows = await _COUNT.fetch(ticket_pk, access.visible_comments_condition(viewer, "c"))
     return rows[0]["total"]
 
 
 async def comments_by_id(context: Context, keys: Sequence[int]) -> list[CommentRow | None]:
     viewer = context.require_viewer()
-    n = len(keys)
-    condition, params = access.visible_tickets_condition(viewer, "t", n + 1)
-    rows = await fetch(
-        f"SELECT {COMMENT_COLUMNS} FROM comment c JOIN ticket t ON t.id = c.ticket_id"
-        f" WHERE c.id IN ({placeholders(n)}) AND {access.visible_comments_condition(viewer, 'c')} AND {condition}",
-        *keys,
-        *params,
+    rows = await _BY_ID.fetch(
+        keys,
+        access.visible_comments_condition(viewer, "c"),
+        access.visible_tickets_condition(viewer, "t", 1),
     )
-    found = {r["id"]: comment_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, rows, COMMENT.row)
 
 
 async def comment_for_viewer(context: Context, pk: int) -> CommentRow:

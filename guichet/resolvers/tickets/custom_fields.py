@@ -4,21 +4,19 @@ against their field."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from tortoise.exceptions import IntegrityError
 
 from guichet.models.people import Role
 from guichet.models.tickets import CustomField, CustomFieldType, FieldVisibility
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import CommonErrorCode, Refused, UserError, text_error
-from guichet.resolvers.sql import fetch, placeholders
+from guichet.resolvers.sql import as_bool, as_json
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
@@ -63,48 +61,37 @@ class FieldValueRow:
     value: Any
 
 
-def _row(r: dict[str, Any]) -> CustomFieldRow:
-    options = r["options"]
-    if isinstance(options, (str, bytes)):
-        options = orjson.loads(options)
-    return CustomFieldRow(
-        r["id"],
-        r["key"],
-        r["title"],
-        CustomFieldType(r["type"]),
-        FieldVisibility(r["visibility"]),
-        options,
-        bool(r["required_for_end_users"]),
+CUSTOM_FIELD = sql.Table(
+    "custom_field", "f", CustomFieldRow,
+    "id", "key", "title", ("type", CustomFieldType), ("visibility", FieldVisibility),
+    ("options", as_json), ("required_for_end_users", as_bool),
+)  # fmt: skip
+_VISIBLE = sql.select(CUSTOM_FIELD).where(sql.GIVEN).order("f.id")
+_VALUES = (
+    sql.select(
+        "v.ticket_id, v.value",
+        CUSTOM_FIELD,
+        from_=f"custom_field_value v JOIN {CUSTOM_FIELD} ON f.id = v.field_id",
     )
-
-
-FIELD_COLUMNS = "f.id, f.key, f.title, f.type, f.visibility, f.options, f.required_for_end_users"
+    .where(sql.among("v.ticket_id"), sql.GIVEN)
+    .order("f.id")
+)
+_BY_ID = sql.select(CUSTOM_FIELD).where(sql.among("f.id"), sql.GIVEN)
 
 
 async def fields_visible_to(viewer: Viewer) -> dict[str, CustomFieldRow]:
-    rows = await fetch(
-        f"SELECT {FIELD_COLUMNS} FROM custom_field f"
-        f" WHERE {access.visible_custom_fields_condition(viewer, 'f')} ORDER BY f.id"
-    )
-    return {r["key"]: _row(r) for r in rows}
+    rows = await _VISIBLE.fetch(access.visible_custom_fields_condition(viewer, "f"))
+    return {r["key"]: CUSTOM_FIELD.row(r) for r in rows}
 
 
 async def values_by_ticket(context: Context, keys: Sequence[int]) -> list[list[FieldValueRow]]:
     viewer = context.require_viewer()
-    rows = await fetch(
-        f"SELECT v.ticket_id, v.value, {FIELD_COLUMNS} FROM custom_field_value v"
-        " JOIN custom_field f ON f.id = v.field_id"
-        f" WHERE v.ticket_id IN ({placeholders(len(keys))})"
-        f" AND {access.visible_custom_fields_condition(viewer, 'f')} ORDER BY f.id",
-        *keys,
-    )
-    by_ticket: dict[int, list[FieldValueRow]] = defaultdict(list)
-    for r in rows:
-        value = r["value"]
-        if isinstance(value, (str, bytes)):
-            value = orjson.loads(value)
-        by_ticket[r["ticket_id"]].append(FieldValueRow(_row(r), value))
-    return [by_ticket.get(k, []) for k in keys]
+    rows = await _VALUES.fetch(keys, access.visible_custom_fields_condition(viewer, "f"))
+    return sql.grouped_by(keys, rows, _value_row, "ticket_id")
+
+
+def _value_row(r: dict[str, Any]) -> FieldValueRow:
+    return FieldValueRow(CUSTOM_FIELD.row(r), as_json(r["value"]))
 
 
 def checked_value(field: CustomFieldRow, value: Any, path: list[str]) -> Any:
@@ -272,26 +259,13 @@ async def create_custom_field(
                 ["input", "key"],
             )
         ) from None
-    return CustomFieldRow(
-        field.id,
-        field.key,
-        field.title,
-        field.type,
-        field.visibility,
-        field.options,
-        field.required_for_end_users,
-    )
+    return CUSTOM_FIELD.row_of(field)
 
 
 async def custom_fields_by_id(context: Context, keys: Sequence[int]) -> list[CustomFieldRow | None]:
     viewer = context.require_viewer()
-    rows = await fetch(
-        f"SELECT {FIELD_COLUMNS} FROM custom_field f WHERE f.id IN ({placeholders(len(keys))})"
-        f" AND {access.visible_custom_fields_condition(viewer, 'f')}",
-        *keys,
-    )
-    found = {r["id"]: _row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    rows = await _BY_ID.fetch(keys, access.visible_custom_fields_condition(viewer, "f"))
+    return sql.in_key_order(keys, rows, CUSTOM_FIELD.row)
 
 
 async def custom_field_for_viewer(context: Context, pk: int) -> CustomFieldRow:

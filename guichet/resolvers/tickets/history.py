@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
-from guichet.resolvers import access, ids, topics
+from guichet.resolvers import access, ids, sql, topics
 from guichet.resolvers.people import notifications
 from guichet.resolvers.people.notifications import NewNotification
-from guichet.resolvers.sql import as_datetime, fetch, json_text, placeholders
+from guichet.resolvers.sql import as_bool, as_datetime, as_json, json_text
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -45,31 +43,26 @@ class EventRow:
         return ids.encode("TicketEvent", self.pk)
 
 
-EVENT_COLUMNS = (
-    "e.id, e.ticket_id, e.kind, e.actor_id, e.via, e.field, e.previous_value, e.new_value,"
-    " e.data, e.public, e.created_at"
+EVENT = sql.Table(
+    "ticket_event", "e", EventRow,
+    "id", "ticket_id", ("kind", TicketEventKind), "actor_id", ("via", Channel), "field",
+    ("previous_value", as_json), ("new_value", as_json), ("data", as_json),
+    ("public", as_bool), ("created_at", as_datetime),
+)  # fmt: skip
+# Read by subscriptions/fanout.py.
+EVENT_COLUMNS = EVENT.columns
+event_row = EVENT.row
+
+_PAGE = (
+    sql.select(EVENT, "COUNT(*) OVER () AS total")
+    .where("e.ticket_id = ?", sql.GIVEN, "e.id > ?")
+    .order("e.id")
+    .limit()
 )
-
-
-def _json(value: Any) -> Any:
-    # asyncpg hands JSON columns back as text, like SQLite.
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
-
-
-def event_row(r: dict[str, Any]) -> EventRow:
-    return EventRow(
-        r["id"],
-        r["ticket_id"],
-        TicketEventKind(r["kind"]),
-        r["actor_id"],
-        Channel(r["via"]),
-        r["field"],
-        _json(r["previous_value"]),
-        _json(r["new_value"]),
-        _json(r["data"]),
-        bool(r["public"]),
-        as_datetime(r["created_at"]),
-    )
+_COUNT = sql.count(EVENT).where("e.ticket_id = ?", sql.GIVEN)
+_BY_ID = sql.select(EVENT, from_=f"{EVENT} JOIN ticket t ON t.id = e.ticket_id").where(
+    sql.among("e.id"), sql.GIVEN, sql.GIVEN
+)
 
 
 @dataclass
@@ -148,48 +141,29 @@ async def events_page(
 ) -> tuple[list[EventRow], int]:
     """The events of one ticket the viewer may see, oldest first, after an event id."""
     viewer = context.require_viewer()
-    condition, params = access.visible_events_condition(viewer, "e", 4)
-    rows = await fetch(
-        f"SELECT {EVENT_COLUMNS}, COUNT(*) OVER () AS total FROM ticket_event e"
-        f" WHERE e.ticket_id = $1 AND {condition} AND e.id > $2 ORDER BY e.id LIMIT $3",
-        ticket_pk,
-        after_pk,
-        limit,
-        *params,
-    )
+    visible = access.visible_events_condition(viewer, "e", 1)
+    rows = await _PAGE.fetch(ticket_pk, visible, after_pk, limit)
     if rows:
         total = await _count(context, ticket_pk) if after_pk else rows[0]["total"]
-        return [event_row(r) for r in rows], total
+        return [EVENT.row(r) for r in rows], total
     return [], await _count(context, ticket_pk)
 
 
 async def _count(context: Context, ticket_pk: int) -> int:
-    condition, params = access.visible_events_condition(context.require_viewer(), "e", 2)
-    rows = await fetch(
-        f"SELECT COUNT(*) AS total FROM ticket_event e WHERE e.ticket_id = $1 AND {condition}",
-        ticket_pk,
-        *params,
-    )
+    visible = access.visible_events_condition(context.require_viewer(), "e", 1)
+    rows = await _COUNT.fetch(ticket_pk, visible)
     return rows[0]["total"]
 
 
 async def events_by_id(context: Context, keys: Sequence[int]) -> list[EventRow | None]:
     """Events by id, each only if the viewer may see it and its ticket."""
     viewer = context.require_viewer()
-    n = len(keys)
-    event_condition, event_params = access.visible_events_condition(viewer, "e", n + 1)
-    ticket_condition, ticket_params = access.visible_tickets_condition(
-        viewer, "t", n + 1 + len(event_params)
+    rows = await _BY_ID.fetch(
+        keys,
+        access.visible_events_condition(viewer, "e", 1),
+        access.visible_tickets_condition(viewer, "t", 1),
     )
-    rows = await fetch(
-        f"SELECT {EVENT_COLUMNS} FROM ticket_event e JOIN ticket t ON t.id = e.ticket_id"
-        f" WHERE e.id IN ({placeholders(n)}) AND {event_condition} AND {ticket_condition}",
-        *keys,
-        *event_params,
-        *ticket_params,
-    )
-    found = {r["id"]: event_row(r) for r in rows}
-    return [found.get(k) for k in keys]
+    return sql.in_key_order(keys, rows, EVENT.row)
 
 
 async def event_for_viewer(context: Context, pk: int) -> EventRow:

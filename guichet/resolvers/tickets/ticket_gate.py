@@ -25,9 +25,8 @@ from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
 from guichet.models.tickets import Ticket, TicketStatus
-from guichet.resolvers import access, ids
+from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError
-from guichet.resolvers.sql import fetch
 from guichet.resolvers.tickets.tickets import TicketErrorCode
 
 if TYPE_CHECKING:
@@ -130,19 +129,20 @@ async def ticket_for_change(context: Context, ticket_id: str | int, action: Tick
     return ticket
 
 
+_MAY_SEE = sql.select(sql.statement(sql.GIVEN, "AS participates"), from_="ticket t").where(
+    "t.id = ?", sql.GIVEN
+)
+
+
 async def _may_see(viewer: Viewer, pk: int, takes_part: bool) -> None:
     """Visibility and participation in one statement (none when `access` says the viewer
     sees every ticket: staff): NotFound when the viewer may not see the ticket; Forbidden
     when a customer only reads it to decide an approval."""
-    visible, params = access.visible_tickets_condition(viewer, "t", 2)
-    if visible == "TRUE":
+    visible = access.visible_tickets_condition(viewer, "t", 1)
+    if visible[0] == "TRUE":
         return
-    participates, _ = access.participation_condition(viewer, "t", 2)  # same parameter
-    rows = await fetch(
-        f"SELECT {participates} AS participates FROM ticket t WHERE t.id = $1 AND {visible}",
-        pk,
-        *params,
-    )
+    participates = access.participation_condition(viewer, "t", 1)
+    rows = await _MAY_SEE.fetch(participates, pk, visible)
     if not rows:
         raise NotFound("No such ticket.")
     if takes_part and not rows[0]["participates"]:

@@ -18,9 +18,8 @@ from guichet.models.tickets import (
     TicketTag,
     TicketType,
 )
-from guichet.resolvers import access, idempotency, ids
+from guichet.resolvers import access, idempotency, ids, sql
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
-from guichet.resolvers.sql import fetch
 from guichet.resolvers.tickets import custom_fields
 from guichet.resolvers.tickets.custom_fields import FieldValue
 from guichet.resolvers.tickets.history import Changes
@@ -46,12 +45,15 @@ if TYPE_CHECKING:
     from guichet.resolvers.context import Context, Viewer
 
 
+_NEXT_NUMBER = sql.statement(
+    "UPDATE ticket_counter SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
+)
+
+
 async def next_ticket_number() -> int:
     """Count the ticket number up in the caller's transaction: the row lock orders
     concurrent creators, across processes, and nothing is ever handed out twice."""
-    rows = await fetch(
-        "UPDATE ticket_counter SET last_number = last_number + 1 WHERE id = 1 RETURNING last_number"
-    )
+    rows = await _NEXT_NUMBER.fetch()
     return rows[0]["last_number"]
 
 
