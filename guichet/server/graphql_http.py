@@ -261,8 +261,16 @@ async def graphql_http(request: Request) -> Response:
             )
         # The lean path: a query the planner knows runs its plan on one connection;
         # anything else (None) goes through strawberry below.
-        async with one_connection():
-            result = await run_planned(app.state.schema, query, operation_name, variables, context)
+        try:
+            async with one_connection():
+                result = await run_planned(
+                    app.state.schema, query, operation_name, variables, context
+                )
+        except Exception as error:  # borrowing the connection failed: nothing ran
+            if not is_unreachable(error):
+                raise
+            log.warning("running a planned query failed: the database is unreachable")
+            raise _unavailable() from None
         try:
             if result is None:
                 result = await app.state.schema.execute(
