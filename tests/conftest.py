@@ -353,12 +353,15 @@ class StatementCounter(logging.Handler):
 
 
 @pytest.fixture
-def count_statements():
-    """`with count_statements() as counter:` counts SQL statements sent to the database."""
+def count_statements(app):
+    """`with count_statements() as counter:` counts SQL statements sent to the database.
+    Each counted block starts with no remembered sign-ins, so every request counts its
+    session lookup and two blocks compare like with like."""
     from contextlib import contextmanager
 
     @contextmanager
     def counting():
+        app.state.session_cache.clear()
         logger = logging.getLogger("tortoise.db_client")
         handler = StatementCounter()
         previous = logger.level

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import sqlite3
 from collections.abc import AsyncIterator
@@ -71,17 +72,23 @@ async def _reset_returning_connection(connection: Any) -> None:
 
 
 class _OneConnection:
-    """Tortoise's client, narrowed to one pooled connection for a run of reads."""
+    """Tortoise's client, narrowed to one pooled connection for a run of reads. A
+    connection runs one statement at a time: reads asked for together (the loaders of
+    one level) take turns."""
 
-    __slots__ = ("capabilities", "client", "raw")
+    __slots__ = ("capabilities", "client", "raw", "turn")
 
     def __init__(self, client: Any, raw: Any) -> None:
         self.client = client
         self.raw = raw
         self.capabilities = client.capabilities
+        self.turn = asyncio.Lock()
 
     async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
-        return [dict(r) for r in await self.raw.fetch(query, *(values or ()))]
+        self.client.log.debug("%s: %s", query, values)  # as Tortoise logs each statement
+        async with self.turn:
+            records = await self.raw.fetch(query, *(values or ()))
+        return [dict(r) for r in records]
 
     async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
         return await self.client.execute_query(query, values)  # writes keep the pool's path

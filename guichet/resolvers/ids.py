@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
+
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
 
 
+# A list answer writes hundreds of ids, many of them the same people again: each text is
+# made once while it stays in this cache (a few MB at most).
+@lru_cache(maxsize=65_536)
 def encode(type_name: str, pk: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    raw = binascii.b2a_base64(f"{type_name}:{pk}".encode(), newline=False)
+    return raw.translate(_URL_SAFE).rstrip(b"=").decode()
 
 
 def decode(global_id: str) -> tuple[str, int] | None:
@@ -44,7 +51,7 @@ def decode_as(global_id: str, type_name: str) -> int | None:
 
 
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{position}".encode()).decode().rstrip("=")
+    return encode("cursor", position)
 
 
 def decode_cursor(cursor: str) -> int | None:

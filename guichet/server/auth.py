@@ -18,12 +18,14 @@ def bearer_token(value: Any) -> str | None:
     return token.strip()
 
 
-async def viewer_for(state: Any, authorization: Any) -> Viewer | None:
+async def viewer_for(state: Any, authorization: Any, *, fresh: bool = False) -> Viewer | None:
+    """The viewer of an Authorization value. `fresh` asks the database even when the
+    viewer is remembered: a websocket signs in once and then lives for hours."""
     token = bearer_token(authorization)
     if token is None:
         return None
     sessions = getattr(state, "session_cache", None)
-    if sessions is not None:
+    if sessions is not None and not fresh:
         return await sessions.viewer(token)
     return await viewer_from_token(state.settings.secret_key, token)
 

@@ -25,7 +25,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from guichet.models.db import is_unreachable
+from guichet.models.db import is_unreachable, one_connection
+from guichet.schema.execution import run_planned
 from guichet.schema.faults import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 from guichet.server.auth import context_for
 from guichet.server.graphiql import graphiql_page
@@ -258,15 +259,28 @@ async def graphql_http(request: Request) -> Response:
                 media_type,
                 {"Retry-After": str(admission.retry_after)},
             )
+        # The lean path: a query the planner knows runs its plan on one connection;
+        # anything else (None) goes through strawberry below.
         try:
-            result = await app.state.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=context,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
-                operation_extensions=extensions,
-            )
+            async with one_connection():
+                result = await run_planned(
+                    app.state.schema, query, operation_name, variables, context
+                )
+        except Exception as error:  # borrowing the connection failed: nothing ran
+            if not is_unreachable(error):
+                raise
+            log.warning("running a planned query failed: the database is unreachable")
+            raise _unavailable() from None
+        try:
+            if result is None:
+                result = await app.state.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                    operation_extensions=extensions,
+                )
         except InvalidOperationTypeError as error:
             # Only POST allows mutations, so a refused mutation came by GET (or HEAD).
             if error.operation_type is OperationType.MUTATION:
@@ -295,9 +309,10 @@ async def graphql_http(request: Request) -> Response:
     if not executed:
         status = 400 if media_type == GRAPHQL_RESPONSE_JSON else 200
         return _json(status, _with_cost({"errors": _formatted(result.errors)}, cost), media_type)
-    if result.data is None and _unavailable_only(result.errors):
-        # Nothing could be served because the database is away: say so at the HTTP level,
-        # so load balancers and clients back off.
+    if _unavailable_only(result.errors):
+        # Nothing could be served because the database is away (every error says so; the
+        # data holds only the nulls they left): say so at the HTTP level, so load
+        # balancers and clients back off.
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return _json(
             503, _with_cost({"errors": _formatted(result.errors)}, cost), media_type, headers

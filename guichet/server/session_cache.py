@@ -72,6 +72,9 @@ class SessionCache:
             del self._entries[token]
         return len(doomed)
 
+    def clear(self) -> None:
+        self._entries.clear()
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -113,7 +113,7 @@ class GraphQLWebSocket(GraphQL):
         params = context.connection_params or {}
         authorization = params.get("authorization") or params.get("Authorization")
         try:
-            viewer = await viewer_for(self.state, authorization)
+            viewer = await viewer_for(self.state, authorization, fresh=True)
         except Exception as error:
             if not is_unreachable(error):
                 raise

@@ -28,6 +28,7 @@ from graphql import (
     validate,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from guichet.schema.execution.cache import DocumentCache, DocumentEntry, OperationFacts
 from guichet.schema.execution.codegen import Fallback, generate
@@ -162,7 +163,11 @@ def validation_errors(schema: Any, entry: DocumentEntry, rules: tuple, variables
     if found is not None:
         STATS["cached verdict"] += 1
         return list(found)
-    errors = validate(schema._schema, entry.document, rules)
+    # strawberry's own validation: its rules added to these, suggestions removed if asked.
+    errors = validate_document(schema._schema, entry.document, rules)
+    if schema.config.disable_field_suggestions:
+        for error in errors:
+            schema.remove_field_suggestion(error)
     if key is not None:
         entry.verdicts[key] = list(errors)
     return errors
