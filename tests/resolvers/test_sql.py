@@ -1,4 +1,4 @@
-"""The SQL composer (resolvers/sql.py): each part's text, generated placeholders, shifted
+"""The SQL composer (resolvers/sql/): each part's text, generated placeholders, shifted
 conditions, the cache of texts per shape, and the same statements run on the database the
 suite runs on (SQLite by default, PostgreSQL with GUICHET_TEST_DATABASE_URL)."""
 
@@ -14,6 +14,7 @@ from guichet.models.people import Role, User
 from guichet.models.tickets import Ticket, TicketStatus
 from guichet.resolvers import access, sql
 from guichet.resolvers.people.people import USER
+from guichet.resolvers.sql.dialects import _ordered
 from guichet.resolvers.tickets.tickets import TICKET
 from tests.seed import seed_people, seed_tickets
 
@@ -143,8 +144,8 @@ def test_sqlite_gets_question_marks_and_its_values_in_order():
     text, order = statement._compiled("sqlite", shape)
     assert text.endswith("WHERE (p.id = ? OR ? = ?) AND p.id > ?")
     assert order == (0, 0, 1, 2)
-    assert sql._ordered([1, 2, 3], order) == [1, 1, 2, 3]
-    assert sql._ordered([datetime(2026, 1, 2, tzinfo=UTC), True], (0, 1)) == [
+    assert _ordered([1, 2, 3], order) == [1, 1, 2, 3]
+    assert _ordered([datetime(2026, 1, 2, tzinfo=UTC), True], (0, 1)) == [
         "2026-01-02 00:00:00+00:00",
         1,
     ]
@@ -191,7 +192,9 @@ async def test_select_where_order_page_match_the_orm(app):
 async def test_given_access_conditions_match_the_orm(app, agent, end_user):
     customers, agents = await seed_people(customers=2, agents=2)
     requester = await User.get(id=end_user.row.pk)
-    mine = await seed_tickets(requesters=[requester], agents=agents, tickets=3, comments_per_ticket=0)
+    mine = await seed_tickets(
+        requesters=[requester], agents=agents, tickets=3, comments_per_ticket=0
+    )
     others = await seed_tickets(
         requesters=customers, agents=agents, tickets=3, comments_per_ticket=0
     )
@@ -205,7 +208,9 @@ async def test_given_access_conditions_match_the_orm(app, agent, end_user):
 
 async def test_datetimes_compare_alike_on_both_databases(app):
     customers, agents = await seed_people(customers=1, agents=1)
-    seeded = await seed_tickets(requesters=customers, agents=agents, tickets=2, comments_per_ticket=0)
+    seeded = await seed_tickets(
+        requesters=customers, agents=agents, tickets=2, comments_per_ticket=0
+    )
     moment = datetime.now(UTC) + timedelta(days=1)
     await Ticket.filter(id=seeded[0].id).update(created_at=moment)
     statement = sql.select("t.id", from_=TICKET).where(sql.among("t.id"), "t.created_at >= ?")

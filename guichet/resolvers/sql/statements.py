@@ -1,147 +1,22 @@
-"""SQL on Tortoise's own connection, for reads and writes that must not build models.
-
-**Tables** are declared once, next to the row type they build (`sql.Table`): name, alias,
-columns and how each column becomes a row attribute. A table's column list
-(`TICKET.columns`) and its row builder (`TICKET.row(r)`, `TICKET.row_of(model)`) read that
-one declaration.
-
-**Statements** are composed from parts — `select(...)`, `.where(...)`, `.group(...)`,
-`.order(...)`, `.page()` / `.limit()`, `statement(...)` for writes — once, at import time,
-as module constants. A part writes `?` for a value: placeholders are generated, never
-numbered by hand. Two parts are filled at run time and make the statement's *shape*:
-
-- `among("t.id")`: `t.id IN (…)`, one placeholder per value of the sequence given;
-- `GIVEN`: SQL text given at run time — a condition from `access` (text and parameters,
-  numbered from `$1` in the condition: `access.visible_tickets_condition(viewer, "t", 1)`)
-  or a chosen ORDER BY. Its placeholders are shifted to where the part sits.
-
-`await STATEMENT.fetch(*values)` binds one value per part in text order, and runs the
-statement's text for that shape: built on the first call, then taken from the statement's
-cache (text and parameter order, per dialect). A request never builds SQL text again.
-
-**Dialects.** The text is PostgreSQL's (`$n`); SQLite gets `?` with the parameters put in
-order (a `$n` used twice is bound twice), and its values as Tortoise stores them
-(datetimes as ISO text, booleans as 0/1). The statements keep to what both databases
-read alike — `LOWER(x) LIKE` rather than `ILIKE`, `RETURNING`, `ON CONFLICT … DO UPDATE`,
-`TRUE` — so placeholders are the only difference.
-
-**Why not pypika-tortoise**, Tortoise's own builder: it builds an object tree and renders
-it on every call (≈ 230 µs for a 17-column select with a 10-value IN list), so caching
-would need this module's shape keys anyway; every visibility rule is SQL text from
-`access` with its own `$n` parameters, which pypika could only splice in as opaque text
-(no placeholder shifting); its parameters are named by hand (`Parameter("$1")`); and the
-statements that matter most (window functions over a partition, correlated counts,
-`WITH … MATERIALIZED … FOR UPDATE SKIP LOCKED`, upserts with `CASE`) read better as the
-SQL they are. A composer of text parts with generated placeholders is ~200 lines.
-"""
+"""Statements composed from parts, their text built once per shape (see the package)."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from functools import lru_cache
+from collections.abc import Sequence
 from typing import Any
 
-import ciso8601
-import orjson
-
 from guichet.models.db import db
+from guichet.resolvers.sql.dialects import _PLACEHOLDER, _ordered, _prepared
+from guichet.resolvers.sql.tables import Table
 
-_PLACEHOLDER = re.compile(r"\$(\d+)")
 # Shapes kept per statement; a loader's batch sizes and the viewer kinds bound it in practice.
 _MAX_SHAPES = 1024
-
-
-# ---------------------------------------------------------------- values
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """A timestamp column as an aware datetime, whichever database returned it."""
-    if value is None or isinstance(value, datetime):
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-    parsed = ciso8601.parse_datetime(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def json_text(value: Any) -> str | None:
-    """A value for a Tortoise JSONField. Tortoise takes a str as JSON text already encoded,
-    so every value (strings included) goes in encoded; None stays SQL NULL."""
-    return None if value is None else orjson.dumps(value).decode()
-
-
-def as_json(value: Any) -> Any:
-    """A JSON column's value: asyncpg and SQLite hand it back as text."""
-    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
-
-
-def as_bool(value: Any) -> bool:
-    return bool(value)
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') matching `text` anywhere, its %, _ and \\ taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """`convert`, for a nullable column whose empty values (NULL, '') read as None."""
-
-    def converted(value: Any) -> Any:
-        return convert(value) if value else None
-
-    return converted
-
-
-# ---------------------------------------------------------------- tables
-
-
-Column = str | tuple[str, Callable[[Any], Any]]
-
-
-class Table:
-    """A table's spec: its name, the alias statements give it, its columns in the order of
-    the row type's fields, and how each column's value becomes the field's (a plain name
-    is taken as it is)."""
-
-    __slots__ = ("_pairs", "alias", "columns", "name", "names", "type")
-
-    def __init__(self, name: str, alias: str, row_type: type, *columns: Column) -> None:
-        self.name = name
-        self.alias = alias
-        self.type = row_type
-        self._pairs = tuple((c, None) if isinstance(c, str) else c for c in columns)
-        self.names = tuple(n for n, _ in self._pairs)
-        self.columns = ", ".join(f"{alias}.{n}" for n in self.names)
-
-    def __str__(self) -> str:
-        """The table as a FROM or JOIN names it: `"ticket" t`."""
-        return f'"{self.name}" {self.alias}'
-
-    def row(self, r: dict[str, Any]) -> Any:
-        """The row type, from a result row holding the table's columns."""
-        return self.type(*[r[n] if c is None else c(r[n]) for n, c in self._pairs])
-
-    def row_of(self, model: Any) -> Any:
-        """The row type, from the table's Tortoise model instance (a row just written)."""
-        return self.type(
-            *[getattr(model, n) if c is None else c(getattr(model, n)) for n, c in self._pairs]
-        )
-
-
-# ---------------------------------------------------------------- parts
 
 
 class _Value:
     """One value: a `?` in a part's text."""
 
     __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "?"
 
 
 _VALUE = _Value()
@@ -278,9 +153,7 @@ class Statement:
         if found is None:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
-            text = self.text(shape)
-            found = _for_sqlite(text) if dialect == "sqlite" else (text, None)
-            self._shapes[key] = found
+            found = self._shapes[key] = _prepared(self.text(shape), dialect)
         return found
 
     async def fetch(self, *values: Any) -> list[dict[str, Any]]:
@@ -364,67 +237,3 @@ class Where:
     def part(self) -> tuple[str, list[Any]]:
         """The conditions as a value for a `GIVEN` part."""
         return self.sql(), self.params
-
-
-# ---------------------------------------------------------------- results
-
-
-def in_key_order(
-    keys: Sequence[Any], rows: list[dict[str, Any]], build: Callable, key: str = "id"
-) -> list[Any]:
-    """A batch function's answer: for each key, its row built (or None), in key order."""
-    found = {r[key]: build(r) for r in rows}
-    return [found.get(k) for k in keys]
-
-
-def grouped_by(
-    keys: Sequence[Any], rows: list[dict[str, Any]], build: Callable, key: str
-) -> list[list[Any]]:
-    """A batch function's answer: for each key, the rows whose `key` column holds it."""
-    grouped: dict[Any, list[Any]] = {}
-    for r in rows:
-        grouped.setdefault(r[key], []).append(build(r))
-    return [grouped.get(k, []) for k in keys]
-
-
-# ---------------------------------------------------------------- dialects
-
-
-@lru_cache(maxsize=512)
-def _for_sqlite(statement: str) -> tuple[str, tuple[int, ...]]:
-    order = tuple(int(m[1]) - 1 for m in _PLACEHOLDER.finditer(statement))
-    return _PLACEHOLDER.sub("?", statement), order
-
-
-def _sqlite_value(value: Any) -> Any:
-    # Tortoise stores SQLite datetimes as ISO text; compare like with like.
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(" ")
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _ordered(params: list[Any], order: tuple[int, ...] | None) -> list[Any]:
-    if order is None:
-        return params
-    return [_sqlite_value(params[i]) for i in order]
-
-
-async def fetch(text: str, *params: Any) -> list[dict[str, Any]]:
-    """Run a read written as PostgreSQL text (`$n`); prefer a composed Statement."""
-    connection = db()
-    order = None
-    if connection.capabilities.dialect == "sqlite":
-        text, order = _for_sqlite(text)
-    return await connection.execute_query_dict(text, _ordered(list(params), order))
-
-
-async def execute(text: str, *params: Any) -> int:
-    """Run a write written as PostgreSQL text (`$n`); prefer a composed Statement."""
-    connection = db()
-    order = None
-    if connection.capabilities.dialect == "sqlite":
-        text, order = _for_sqlite(text)
-    count, _ = await connection.execute_query(text, _ordered(list(params), order))
-    return count
