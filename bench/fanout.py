@@ -335,8 +335,14 @@ async def run(args: argparse.Namespace, port: int, pid: int) -> dict:
         await asyncio.sleep(1)  # stragglers: late deliveries and duplicates
         # Each comment records one event; they arrive in order, the n-th new event is the n-th
         # comment's.
+        per_event = []
         for n, arrivals in enumerate(list(bench.deliveries.values())[: args.events]):
-            latencies += [(t - t0s[n]) * 1000 for t in arrivals.values()]
+            these = sorted((t - t0s[n]) * 1000 for t in arrivals.values())
+            latencies += these
+            per_event.append((these[-1], these[0], these[len(these) // 2], n, mutation_ms[n]))
+        if args.verbose:
+            for worst in sorted(per_event)[-5:]:
+                print("slowest events: max %.1f min %.1f median %.1f (#%d, mutation %.1f ms)" % worst)
         lost = args.events * bench.subscriptions - sum(len(a) for a in bench.deliveries.values())
         for socket in sockets:
             if socket.transport is not None:
@@ -371,6 +377,7 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between events")
+    parser.add_argument("--verbose", action="store_true", help="print the slowest events")
     parser.add_argument("--database-url", default=None, help="an empty database (default: SQLite)")
     parser.add_argument("--broadcast-url", default="memory://")
     parser.add_argument("--server-core", type=int, default=0)

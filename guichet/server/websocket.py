@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,14 +37,57 @@ class CannotCheckCredentials(Exception):
 
 
 class TransportHandler(BudgetedTransportWSHandler):
+    """graphql-transport-ws. A ticketHistory subscription, once live in the shared fan-out,
+    is handed over here (`detach`): its execution ends, silently, and the operation stays
+    registered (it counts towards the connection's limit, its id stays taken) until the
+    client completes it, the socket ends, or the fan-out ends it (then `complete` is sent
+    after its last event)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.detached: dict[str, fanout.Member] = {}
+
     async def run_operation(self, operation: Any) -> None:
         # In the operation's own task: ticketHistory joins the shared fan-out with it.
         fanout.current_operation.set(
             fanout.Operation(
-                operation.id, operation.query, operation.variables, operation.operation_name
+                operation.id,
+                operation.query,
+                operation.variables,
+                operation.operation_name,
+                detach=self._detach,
             )
         )
         await super().run_operation(operation)
+
+    def _detach(self, member: fanout.Member) -> None:
+        self.detached[member.id] = member
+        member.on_end = self._ended
+
+    def _ended(self, member: fanout.Member) -> None:
+        """The fan-out ended a detached subscription: complete it, after its events."""
+        if self.detached.get(member.id) is not member:
+            return
+        del self.detached[member.id]
+        self.operations.pop(member.id, None)
+        member.outbox.put(orjson.dumps({"id": member.id, "type": "complete"}).decode())
+        member.leave()
+
+    def forget_id(self, id: str) -> None:
+        if id not in self.detached:  # its execution ended, not the subscription
+            super().forget_id(id)
+
+    async def send_message(self, message: Any) -> None:
+        if message.get("type") == "complete" and message.get("id") in self.detached:
+            return
+        await super().send_message(message)
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        member = self.detached.pop(operation_id, None)
+        if member is not None:
+            member.on_end = None
+            member.leave()
+        await super().cleanup_operation(operation_id)
 
     async def handle_connection_init(self, message: Any) -> None:
         try:

@@ -40,7 +40,7 @@ from guichet.subscriptions import bus as bus_module
 from guichet.subscriptions.frames import Outbox
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
     from guichet.resolvers.context import Viewer
 
@@ -56,6 +56,11 @@ class Operation:
     variables: dict[str, Any] | None
     operation_name: str | None
     legacy: bool = False  # graphql-ws (`data` messages) rather than graphql-transport-ws
+    # Hands a live member over to the protocol handler, which then ends it (the client's
+    # `complete`, the socket's end) and is told when it ends (`Member.on_end`): the
+    # operation's execution may finish, and its memory with it. None: the execution waits
+    # for the member's end.
+    detach: Callable[[Member], None] | None = None
 
 
 current_operation: contextvars.ContextVar[Operation | None] = contextvars.ContextVar(
@@ -73,10 +78,22 @@ class Shaping(Context):
 class Member:
     """One websocket subscription of a group."""
 
-    __slots__ = ("context", "ended", "floor", "group", "outbox", "pending", "prefix", "sent")
+    __slots__ = (
+        "context",
+        "ended",
+        "floor",
+        "group",
+        "id",
+        "on_end",
+        "outbox",
+        "pending",
+        "prefix",
+        "sent",
+    )
 
     def __init__(self, context: Context, operation: Operation, outbox: Outbox) -> None:
         self.context = context
+        self.id = operation.id
         kind = "data" if operation.legacy else "next"
         self.prefix = f'{{"id":{json.dumps(operation.id)},"type":"{kind}","payload":'
         self.outbox = outbox
@@ -87,6 +104,7 @@ class Member:
         self.pending: list[tuple[int, str]] | None = []  # frames held during the replay
         self.ended = asyncio.get_running_loop().create_future()
         self.group: Group | None = None
+        self.on_end: Callable[[Member], None] | None = None
 
     def deliver(self, pk: int, payload: str, replayed: bool, after: int | None) -> None:
         if self.ended.done():
@@ -114,8 +132,16 @@ class Member:
                 self.outbox.put(frame)
 
     def end(self) -> None:
+        """No more events: the stream completes (access lost, session ended)."""
         if not self.ended.done():
             self.ended.set_result(None)
+        on_end, self.on_end = self.on_end, None
+        if on_end is not None:
+            on_end(self)
+
+    def leave(self) -> None:
+        if self.group is not None:
+            self.group.topic.fanout.leave(self)
 
 
 # ---------------------------------------------------------------- groups and topics
@@ -312,14 +338,15 @@ class Fanout:
         return member
 
     def leave(self, member: Member) -> None:
+        group = member.group
+        if group is None:
+            return  # left already
+        member.group = None
         member.end()
-        group, member.group = member.group, None
         outbox = member.outbox
         outbox.users -= 1
         if outbox.users == 0 and self.outboxes.get(outbox.websocket) is outbox:
             del self.outboxes[outbox.websocket]
-        if group is None:
-            return
         group.members.pop(member, None)
         if group.members:
             return

@@ -49,6 +49,7 @@ async def ticket_history(
     start = replay_start(after)
     shared = fanout.registry(context.bus)
     member = await shared.join(context, operation, schema, ticket.pk, start)
+    detached = False
     try:
         # Live events are held from here until the replay is sent (`go_live`).
         member.floor = start if start is not None else await resume.latest_ticket_event(ticket.pk)
@@ -57,9 +58,15 @@ async def ticket_history(
                 member.sent.add(event.pk)
                 yield event
         member.go_live()
+        if operation.detach is not None:
+            # The protocol handler keeps the subscription; this execution ends here.
+            operation.detach(member)
+            detached = True
+            return
         await member.ended
     finally:
-        shared.leave(member)
+        if not detached:
+            shared.leave(member)
 
 
 async def _one_by_one(

@@ -15,6 +15,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from guichet.models.db import db
@@ -282,3 +283,33 @@ def test_a_text_frame_is_what_the_websockets_package_would_send(size):
     text = "é" * (size // 2) + "x" * (size % 2)
     expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
     assert frames._text_frame(text) == expected
+
+
+async def test_completed_and_closed_subscriptions_leave_the_fan_out(
+    app, gql, live_server, agent, ticket
+):
+    shared = fanout.registry(app.state.bus)
+    async with websocket(live_server) as ws:
+        await signed_in(ws, agent)
+        await live(ws, ticket, gql, agent, "1")
+        await live(ws, ticket, gql, agent, "2")
+        await send(ws, {"id": "2", "type": "complete"})
+        await comment(gql, agent, ticket, "Only for 1.")
+        assert (await next_event(ws, "1"))["kind"] == "COMMENT_ADDED"
+        await silent(ws)
+        assert sum(len(g.members) for g in shared.topics[pk_of(ticket)].groups.values()) == 1
+    async with asyncio.timeout(5):
+        while shared.topics or shared.outboxes:  # noqa: ASYNC110 - nothing to wait on
+            await asyncio.sleep(0.01)
+
+
+async def test_a_live_subscription_keeps_its_id(gql, live_server, agent, ticket):
+    """Its execution is over once it is live in the fan-out; the operation is not."""
+    async with websocket(live_server) as ws:
+        await signed_in(ws, agent)
+        await live(ws, ticket, gql, agent, "1")
+        await send(ws, {"id": "1", "type": "subscribe", "payload": {"query": SMALL}})
+        async with asyncio.timeout(5):
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd.code == 4409
