@@ -35,13 +35,14 @@ Falls back to the normal executor (the document, or the request):
   request then runs normally).
 
 `engine.STATS` counts planned runs, declines and fallbacks (`engine.decline_reasons` says
-why), and `plan.source` is the generated code of a plan (see `print_plan`).
+why), and `plan.source` is the generated code of a plan (see `print_plan`). Documents are
+cached per schema (`documents(schema)`): a verdict or a plan holds for its schema only.
 """
 
 from guichet.schema.execution.engine import (
-    DOCUMENTS,
     STATS,
     decline_reasons,
+    documents,
     execute_planned,
     operation_facts,
     run_planned,
@@ -49,9 +50,9 @@ from guichet.schema.execution.engine import (
 from guichet.schema.execution.extension import PlannedExecution
 
 
-def print_plan(text: str, operation_name: str | None = None) -> str:
+def print_plan(schema, text: str, operation_name: str | None = None) -> str:
     """The generated source of the plans kept for a document text (for debugging)."""
-    entry = DOCUMENTS.get(text)
+    entry = documents(schema).get(text)
     if entry is None:
         return "(document not planned yet)"
     return "\n".join(
@@ -62,10 +63,10 @@ def print_plan(text: str, operation_name: str | None = None) -> str:
 
 
 __all__ = [
-    "DOCUMENTS",
     "STATS",
     "PlannedExecution",
     "decline_reasons",
+    "documents",
     "execute_planned",
     "operation_facts",
     "print_plan",

@@ -15,6 +15,7 @@ and `decline_reasons` why documents were not planned, so tests can assert what r
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import Counter
 from functools import partial
 from typing import Any
@@ -47,9 +48,18 @@ from guichet.schema.protection import (
 
 log = logging.getLogger("guichet.planner")
 
-DOCUMENTS = DocumentCache()
+# Document caches by schema: a verdict or a plan holds for the schema it was made with.
+_DOCUMENTS: weakref.WeakKeyDictionary[Any, DocumentCache] = weakref.WeakKeyDictionary()
 STATS: Counter[str] = Counter()
 decline_reasons: Counter[str] = Counter()
+
+
+def documents(schema: Any) -> DocumentCache:
+    """The document cache of a (strawberry) schema."""
+    found = _DOCUMENTS.get(schema)
+    if found is None:
+        found = _DOCUMENTS[schema] = DocumentCache()
+    return found
 
 
 def planner_enabled(context: Any) -> bool:
@@ -144,16 +154,17 @@ def _validation_rules(settings: Any, variables: dict | None) -> tuple:
     return (*specified_rules, *guichet_rules(settings, variables))
 
 
-def entry_for(text: str) -> DocumentEntry | None:
+def entry_for(schema: Any, text: str) -> DocumentEntry | None:
     """The cache entry of a text, parsed as strawberry would (token limit included); None
     when it does not parse or is too long to keep."""
-    entry = DOCUMENTS.get(text)
+    cache = documents(schema)
+    entry = cache.get(text)
     if entry is None:
         try:
             document = parsed_document(text)
         except GraphQLError:
             return None
-        entry = DOCUMENTS.remember(text, document)
+        entry = cache.remember(text, document)
     return entry
 
 
@@ -178,7 +189,7 @@ def operation_facts(
 ) -> OperationFacts | None:
     """Operation type, sign-in, static cost and the limits' verdict of a text's operation,
     cached with the document; None when it does not parse or names no single operation."""
-    entry = entry_for(text)
+    entry = entry_for(schema, text)
     operation = entry.operation(operation_name) if entry is not None else None
     if operation is None:
         return None
@@ -206,7 +217,7 @@ async def run_planned(
     that do not parse). Validation errors are answered here (data null)."""
     if not planner_enabled(context):
         return None
-    entry = entry_for(text)
+    entry = entry_for(schema, text)
     if entry is None:
         return None
     operation = entry.operation(operation_name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from strawberry.extensions import SchemaExtension
 
-from guichet.schema.execution.engine import DOCUMENTS, STATS, execute_planned, planner_enabled
+from guichet.schema.execution.engine import STATS, documents, execute_planned, planner_enabled
 
 
 class PlannedExecution(SchemaExtension):
@@ -26,12 +26,12 @@ class PlannedExecution(SchemaExtension):
         enabled = planner_enabled(context.context) and bool(context.query)
         self.entry = None
         if enabled and context.graphql_document is None:
-            self.entry = DOCUMENTS.get(context.query)
+            self.entry = documents(context.schema).get(context.query)
             if self.entry is not None:
                 context.graphql_document = self.entry.document
         yield
         if enabled and self.entry is None and context.graphql_document is not None:
-            self.entry = DOCUMENTS.remember(context.query, context.graphql_document)
+            self.entry = documents(context.schema).remember(context.query, context.graphql_document)
 
     def on_validate(self):
         context = self.execution_context

@@ -75,3 +75,16 @@ async def test_introspection_runs_normally():
     )
     assert result.data["__schema"]["queryType"]["name"] == "Query"
     assert STATS["planned"] == before
+
+
+async def test_a_verdict_belongs_to_the_schema_that_gave_it(app, agent):
+    from tests.schema.execution.helpers import context
+
+    # Valid on the small schema, invalid on Guichet's: the second must still refuse it.
+    small = await _schema().execute("{ plain }", context_value=Context(), root_value=Query())
+    assert not small.errors
+    guichet = await app.state.schema.execute(
+        "{ plain }", context_value=context(app, agent.viewer, planner=True)
+    )
+    assert guichet.data is None
+    assert "Cannot query field 'plain'" in guichet.errors[0].message

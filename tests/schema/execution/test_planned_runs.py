@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from graphql import OperationType
 
-from guichet.schema.execution import DOCUMENTS, STATS, operation_facts, print_plan, run_planned
+from guichet.schema.execution import STATS, documents, operation_facts, print_plan, run_planned
 from guichet.server.settings import load_settings
 from tests.schema.execution.helpers import answer, context, same
 from tests.seed import seed_people, seed_tickets
@@ -55,7 +55,7 @@ async def test_the_dashboard_over_http_runs_planned(gql, sixty_tickets, agent):
     result = await gql(DASHBOARD, as_=agent)
     assert STATS["planned"] > before
     assert len(result["data"]["tickets"]["edges"]) == 50
-    assert "def __make__" in print_plan(DASHBOARD)
+    assert "def __make__" in print_plan(gql.app.state.schema, DASHBOARD)
 
 
 async def test_the_setting_turns_the_planner_off(app, sixty_tickets, agent):
@@ -118,7 +118,7 @@ async def test_facts_for_the_http_layer_are_cached_with_the_document(app):
 
 async def test_a_verdict_is_reused_for_the_same_text(app, agent):
     query = "{ me { name } }"
-    DOCUMENTS.clear()
+    documents(app.state.schema).clear()
     await app.state.schema.execute(query, context_value=context(app, agent.viewer, planner=True))
     before = STATS["cached verdict"]
     await app.state.schema.execute(query, context_value=context(app, agent.viewer, planner=True))
