@@ -73,13 +73,27 @@ def _extension_class(extension: Any) -> type:
     return extension if isinstance(extension, type) else type(extension)
 
 
+def _default_executor(executor: Any) -> bool:
+    """strawberry's own graphql-core executor class (or none)."""
+    return executor is None or (
+        executor.__name__ == "StrawberryGraphQLCoreExecutionContext"
+        and executor.__module__.startswith("strawberry.")
+    )
+
+
 def schema_allows_planning(schema: Any) -> bool:
     """No schema extension with a `resolve` hook (it would see every field), no operation
-    directives (strawberry runs them as a resolve hook)."""
+    directives (strawberry runs them as a resolve hook), no custom graphql-core executor,
+    no incremental delivery."""
     allowed = getattr(schema, "_guichet_planning_allowed", None)
     if allowed is None:
-        allowed = not schema.directives and all(
-            _extension_class(e).resolve is SchemaExtension.resolve for e in schema.extensions
+        allowed = (
+            not schema.directives
+            and _default_executor(getattr(schema, "execution_context_class", None))
+            and not schema.config.enable_experimental_incremental_execution
+            and all(
+                _extension_class(e).resolve is SchemaExtension.resolve for e in schema.extensions
+            )
         )
         schema._guichet_planning_allowed = allowed
     return allowed
