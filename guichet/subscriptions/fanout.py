@@ -28,9 +28,11 @@ import logging
 import re
 import weakref
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from graphql import FieldNode, GraphQLError, VariableNode, get_operation_ast, parse
 
 from guichet.resolvers import access, topics
 from guichet.resolvers.context import Context
@@ -273,16 +275,35 @@ class Topic:
 
 # ---------------------------------------------------------------- the registry
 
-# `after: $name`: the variable is left out of the group's key when the document uses it
-# nowhere else (its declaration and this use), since the group ignores it.
-_AFTER = re.compile(r"\bafter\s*:\s*\$(\w+)")
+
+@lru_cache(maxsize=256)
+def replay_variable(query: str, operation_name: str | None) -> str | None:
+    """The variable given to ticketHistory's `after:` when the document uses it nowhere
+    else (its declaration and that use): only the replay depends on it, and a group does
+    not replay, so subscribers differing only by it share a group."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return None
+    if operation is None or len(operation.selection_set.selections) != 1:
+        return None
+    field = operation.selection_set.selections[0]
+    if not isinstance(field, FieldNode) or field.name.value != "ticketHistory":
+        return None
+    for argument in field.arguments:
+        if argument.name.value == "after" and isinstance(argument.value, VariableNode):
+            name = argument.value.name.value
+            # Comments and strings may only add occurrences: sharing is then refused.
+            if len(re.findall(rf"\${name}\b", query)) == 2:
+                return name
+    return None
 
 
 def group_key(operation: Operation, viewer: Viewer) -> tuple:
     variables = dict(operation.variables or {})
-    for name in _AFTER.findall(operation.query):
-        if len(re.findall(rf"\${name}\b", operation.query)) == 2:
-            variables.pop(name, None)
+    ignored = replay_variable(operation.query, operation.operation_name)
+    if ignored is not None:
+        variables.pop(ignored, None)
     return (
         operation.query,
         operation.operation_name,

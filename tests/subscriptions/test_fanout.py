@@ -19,8 +19,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from guichet.models.db import db
+from guichet.models.people import Role
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
 from guichet.resolvers import ids, topics
+from guichet.resolvers.context import Viewer
 from guichet.subscriptions import fanout, frames
 from tests.conftest import Client, Person
 from tests.subscriptions.test_ticket_history import (
@@ -120,32 +122,35 @@ async def test_each_role_receives_what_a_query_of_the_event_answers(
             await live(ws, ticket, gql, person, "1", RICH)
             await live(ws, ticket, gql, person, "2", RICH)  # a second one in the same group
 
-        await comment(gql, agent, ticket, "Internal: firmware 1.2.", public=False)
-        await update(gql, agent, ticket, tags=["printer"], priority="HIGH")
-        await comment(gql, agent, ticket, "A technician comes tomorrow.")
-        last = (await history_of(gql, ticket, agent))[-1]["id"]
-
-        for ws, person in zip(sockets, people, strict=True):
-            received: dict[str, list[dict]] = {"1": [], "2": []}
-            while not received["1"] or received["1"][-1]["data"]["ticketHistory"]["id"] != last:
-                message = await receive(ws)
-                assert message["type"] == "next", message
-                received[message["id"]].append(message["payload"])
-            while len(received["2"]) < len(received["1"]):
-                message = await receive(ws)
-                received[message["id"]].append(message["payload"])
-            assert received["1"] == received["2"]
-            visible = [e["id"] for e in await history_of(gql, ticket, person)]
-            got = [p["data"]["ticketHistory"]["id"] for p in received["1"]]
-            assert got == [i for i in visible if i in got] and got[-1] == last
-            if not person.row.role.at_least(agent.row.role.LIGHT_AGENT):
-                assert all(p["data"]["ticketHistory"]["public"] for p in received["1"])
-            for payload in received["1"]:
-                event = payload["data"]["ticketHistory"]
-                answer = await gql(NODE, {"id": event["id"]}, as_=person)
-                assert event == answer["data"]["node"], person.row.name
-                assert error_shape(payload.get("errors")) == error_shape(answer.get("errors"))
-            await silent(ws, 0.05)
+        actions = [
+            lambda: comment(gql, agent, ticket, "Internal: firmware 1.2.", public=False),
+            lambda: update(gql, agent, ticket, tags=["printer"], priority="HIGH"),
+            lambda: comment(gql, agent, ticket, "A technician comes tomorrow."),
+        ]
+        seen = {e["id"] for e in await history_of(gql, ticket, agent)}
+        for action in actions:
+            await action()
+            # Compared while nothing else changes: an event is shaped as the ticket stands.
+            new = [e["id"] for e in await history_of(gql, ticket, agent) if e["id"] not in seen]
+            seen |= set(new)
+            for ws, person in zip(sockets, people, strict=True):
+                visible = {e["id"] for e in await history_of(gql, ticket, person)}
+                expected = [i for i in new if i in visible]
+                if person in (end_user, colleague) and action is actions[0]:
+                    assert expected == []  # an internal note
+                received: dict[str, list[dict]] = {"1": [], "2": []}
+                for _ in range(2 * len(expected)):
+                    message = await receive(ws)
+                    assert message["type"] == "next", message
+                    received[message["id"]].append(message["payload"])
+                assert received["1"] == received["2"]
+                assert [p["data"]["ticketHistory"]["id"] for p in received["1"]] == expected
+                for payload in received["1"]:
+                    event = payload["data"]["ticketHistory"]
+                    answer = await gql(NODE, {"id": event["id"]}, as_=person)
+                    assert event == answer["data"]["node"], person.row.name
+                    assert error_shape(payload.get("errors")) == error_shape(answer.get("errors"))
+                await silent(ws, 0.05)
 
 
 async def test_a_customer_whose_ticket_moves_to_another_organization_stops_receiving(
@@ -313,3 +318,35 @@ async def test_a_live_subscription_keeps_its_id(gql, live_server, agent, ticket)
             with pytest.raises(ConnectionClosed) as closed:
                 await ws.recv()
         assert closed.value.rcvd.code == 4409
+
+
+def test_only_the_replay_variable_is_left_out_of_a_group_key():
+    plain = "subscription($id: ID!, $after: String) { ticketHistory(ticketId: $id, after: $after) { id } }"
+    nested = (
+        "subscription($id: ID!, $after: String) { ticketHistory(ticketId: $id, after: $after)"
+        " { id ticket { comments(after: $after) { totalCount } } } }"
+    )
+    other = (
+        "subscription($id: ID!, $a: String, $x: String) { ticketHistory(ticketId: $id, after: $a)"
+        " { id ticket { comments(after: $x) { totalCount } } } }"
+    )
+    assert fanout.replay_variable(plain, None) == "after"
+    assert fanout.replay_variable(nested, None) is None
+    assert fanout.replay_variable(other, None) == "a"
+
+    viewer = Viewer(1, "A", "a@x.test", Role.AGENT)
+    colleague = Viewer(2, "B", "b@x.test", Role.AGENT)
+    customer = Viewer(3, "C", "c@x.test", Role.END_USER)
+
+    def key(query: str, variables: dict, who: Viewer = viewer) -> tuple:
+        return fanout.group_key(fanout.Operation("1", query, variables, None), who)
+
+    assert key(plain, {"id": "T", "after": "E1"}) == key(
+        plain, {"id": "T", "after": "E2"}, colleague
+    )
+    assert key(plain, {"id": "T"}) != key(plain, {"id": "T"}, customer)
+    assert key(nested, {"id": "T", "after": "E1"}) != key(nested, {"id": "T", "after": "E2"})
+    assert key(other, {"id": "T", "a": "E1", "x": "C"}) == key(
+        other, {"id": "T", "a": "E2", "x": "C"}
+    )
+    assert key(other, {"id": "T", "x": "C"}) != key(other, {"id": "T", "x": "D"})
