@@ -198,15 +198,23 @@ def machine_busy_ticks() -> int:
 
 def postmaster(url: str) -> None:
     """Print the pid of the PostgreSQL postmaster behind `url` when it runs on this
-    machine (the parent of our own backend), else nothing."""
+    machine (the parent of our own backend), else nothing. The backend is looked up while
+    psql is still connected: once it disconnects, the backend is gone."""
     try:
-        out = subprocess.run(
-            ["psql", url, "-Atc", "SELECT pg_backend_pid()"],
-            capture_output=True, text=True, timeout=10, check=True,
-        ).stdout.strip()  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
+        psql = subprocess.Popen(
+            ["psql", "-X", "-w", "-At", url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+    except OSError:
         return
-    found = _stat(int(out)) if out.isdigit() else None
+    try:
+        psql.stdin.write("SELECT pg_backend_pid();\n")
+        psql.stdin.flush()
+        backend = psql.stdout.readline().strip()
+        found = _stat(int(backend)) if backend.isdigit() else None
+    finally:
+        psql.stdin.close()
+        psql.wait(timeout=10)
     if found is not None:
         print(found[0])
 
@@ -282,7 +290,7 @@ def table(path: Path) -> None:
 
     header = (
         "| server | req/s | p50 | p99 | server CPU/req | server cores | PostgreSQL CPU/req"
-        " | other load (cores) |"
+        " | wrk cores | other load (cores) |"
     )
     print(header)
     print("|" + " --- |" * (header.count("|") - 1))
@@ -292,6 +300,7 @@ def table(path: Path) -> None:
             f" | {r['p99_ms']:.1f} ms | {per_request(r['server_cpu_seconds'], r)}"
             f" | {cores(r['server_cpu_seconds'], r)}"
             f" | {per_request(r['postgres_cpu_seconds'], r)}"
+            f" | {cores(r['wrk_cpu_seconds'], r)}"
             f" | {cores(r['other_cpu_seconds'], r)} |"
         )
     noisy = [r["name"] for r in records if (r["other_cpu_seconds"] or 0) / r["wall_seconds"] > 0.1]

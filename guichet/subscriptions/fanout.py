@@ -27,7 +27,6 @@ import json
 import logging
 import re
 import weakref
-from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from guichet.resolvers.context import Context
 from guichet.resolvers.sql import fetch
 from guichet.resolvers.tickets.history import EVENT_COLUMNS, EventRow, event_row
 from guichet.subscriptions import bus as bus_module
+from guichet.subscriptions.frames import Outbox
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -68,36 +68,6 @@ class Shaping(Context):
     events to shape (the resolver yields them instead of subscribing)."""
 
     __slots__ = ("group",)
-
-
-# ---------------------------------------------------------------- sockets
-
-
-class Outbox:
-    """Frames waiting for one socket, written in order by one short-lived task: a slow
-    socket holds up nobody else."""
-
-    __slots__ = ("frames", "task", "users", "websocket")
-
-    def __init__(self, websocket: Any) -> None:
-        self.websocket = websocket
-        self.frames: deque[str] = deque()
-        self.task: asyncio.Task[None] | None = None
-        self.users = 0
-
-    def put(self, frame: str) -> None:
-        self.frames.append(frame)
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            while self.frames:
-                await self.websocket.send_text(self.frames.popleft())
-        except Exception:  # closing or gone: its operations end with the socket
-            self.frames.clear()
-        finally:
-            self.task = None
 
 
 class Member:

@@ -15,10 +15,12 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
+from websockets.frames import Frame, Opcode
 
 from guichet.models.db import db
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
 from guichet.resolvers import ids, topics
+from guichet.subscriptions import fanout, frames
 from tests.conftest import Client, Person
 from tests.subscriptions.test_ticket_history import (
     comment,
@@ -233,6 +235,9 @@ async def test_delivering_an_event_runs_as_many_statements_for_50_subscribers_as
             for n in range(1, 10):
                 await live(ws, ticket, gql, person, str(n))
         for_50 = await delivery_statements(app, statements, ticket, agent, sockets, 10)
+        # Written through uvicorn's own websocket protocol, a socket's frames at once.
+        outboxes = fanout.registry(app.state.bus).outboxes.values()
+        assert len(outboxes) == 5 and all(o._protocol is not None for o in outboxes)
     # The event read once, the customers' audience once, then each of the 5 groups (3 staff
     # roles, 2 customers) shapes it once: the actor and the selection's nothing else.
     assert for_5 == for_50, (for_5, for_50)
@@ -270,3 +275,10 @@ async def test_a_subscription_holds_at_most_30_kib(gql, live_server, agent, tick
         for stat in after.compare_to(before, "lineno")[:15]:
             print(stat)
         assert per_subscription <= 30 * 1024
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536])
+def test_a_text_frame_is_what_the_websockets_package_would_send(size):
+    text = "é" * (size // 2) + "x" * (size % 2)
+    expected = Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    assert frames._text_frame(text) == expected
