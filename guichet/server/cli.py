@@ -78,6 +78,13 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run background jobs in this server.")
     ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Log a line per HTTP request (a proxy in front often logs them already).",
+        ),
+    ] = True,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo data into an empty database first.")
     ] = False,
@@ -107,6 +114,7 @@ def serve(
         workers=workers,
         log_level="info",
         ws_max_size=1024 * 1024,
+        access_log=access_log,
         # Who the client is behind a proxy is GUICHET_TRUSTED_PROXIES' call alone.
         proxy_headers=False,
     )
