@@ -139,6 +139,8 @@ class Person:
 # is also run with the planner off, for the same viewer with fresh loaders, and both answers
 # must be equal (data, and errors compared as a set: see `_comparable`).
 DIFFERENTIAL = os.environ.get("GUICHET_TEST_DIFFERENTIAL", "1") != "0"
+# GUICHET_TEST_DIFFERENTIAL=exact also compares the order of the errors.
+DIFFERENTIAL_EXACT = os.environ.get("GUICHET_TEST_DIFFERENTIAL") == "exact"
 
 
 def _only_query(query: str, operation_name: str | None) -> bool:
@@ -165,7 +167,7 @@ def _comparable(body: dict) -> dict:
 
     body = orjson.loads(orjson.dumps(body))
     errors = body.get("errors")
-    if errors:
+    if errors and not DIFFERENTIAL_EXACT:
         body["errors"] = sorted(errors, key=lambda e: orjson.dumps(e, option=orjson.OPT_SORT_KEYS))
     return body
 

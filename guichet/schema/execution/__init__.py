@@ -27,12 +27,18 @@ Falls back to the normal executor (the document, or the request):
 - mutations, subscriptions, introspection fields (`__schema`, `__type`);
 - any field extension other than `Requires`, a custom default resolver, a field that is not
   strawberry's; directives other than @skip/@include (including on the operation);
-- a schema extension with a `resolve` hook, or operation directives;
+- a schema extension with a `resolve` hook, operation directives, a custom graphql-core
+  executor class, incremental delivery (@defer/@stream);
 - variables that do not coerce (the normal path reports them);
 - texts over 16 KiB (not kept), documents naming no single operation;
 - at run time: an object its type's `is_type_of` refuses, an abstract type resolved to a
   type the plan does not know, an async iterable where a list is expected (the whole
-  request then runs normally).
+  request then runs normally: its resolvers run a second time, harmless for queries).
+
+Known differences, none visible in an answer: a resolver's `info.path` carries no type
+names (graphql-core's `Path.typename`); errors at different positions may be listed in
+another order than graphql-core's, which records them as its awaitables finish (the
+differential tests compare errors as a set; GUICHET_TEST_DIFFERENTIAL=exact compares order).
 
 `engine.STATS` counts planned runs, declines and fallbacks (`engine.decline_reasons` says
 why), and `plan.source` is the generated code of a plan (see `print_plan`). Documents are
