@@ -19,12 +19,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 
 from guichet.models.db import db
-from guichet.models.people import Role
+from guichet.models.people import OrganizationMember, Role
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
 from guichet.resolvers import ids, topics
 from guichet.resolvers.context import Viewer
 from guichet.subscriptions import fanout, frames
 from tests.conftest import Client, Person
+from tests.server import test_websocket as legacy_server
 from tests.subscriptions.test_ticket_history import (
     comment,
     history_of,
@@ -350,3 +351,46 @@ def test_only_the_replay_variable_is_left_out_of_a_group_key():
         other, {"id": "T", "a": "E2", "x": "C"}
     )
     assert key(other, {"id": "T", "x": "C"}) != key(other, {"id": "T", "x": "D"})
+
+
+async def unkept(ws) -> dict:
+    """The next message but the legacy protocol's keep-alives."""
+    while (message := await receive(ws))["type"] == "ka":
+        pass
+    return message
+
+
+async def test_the_legacy_protocol_gets_data_messages_and_complete(
+    app, settings, gql, agent, end_user, colleague, org, ticket
+):
+    async with legacy_server.served(settings, legacy_graphql_ws=True) as (legacy, address):
+        history = await history_of(gql, ticket, colleague)
+        async with legacy_server.websocket(address, legacy_server.LEGACY_WS) as ws:
+            await send(ws, {"type": "connection_init", "payload": legacy_server.bearer(colleague)})
+            assert (await receive(ws))["type"] == "connection_ack"
+            variables = {"id": ticket["id"], "after": history[0]["id"]}
+            await send(
+                ws,
+                {"id": "h", "type": "start", "payload": {"query": SMALL, "variables": variables}},
+            )
+            for _ in history[1:]:
+                assert (await unkept(ws))["type"] == "data"
+            ticket_pk = pk_of(ticket)
+            event = await TicketEvent.create(
+                ticket_id=ticket_pk, kind=TicketEventKind.FIELD_CHANGED, actor_id=agent.row.pk,
+                via=Channel.WEB, field="subject", public=True,
+            )  # fmt: skip
+            await legacy.state.bus.publish(topics.ticket_history(ticket_pk), {"event": event.id})
+            message = await unkept(ws)
+            assert message["type"] == "data" and message["id"] == "h", message
+            assert message["payload"]["data"]["ticketHistory"]["id"] == ids.encode(
+                "TicketEvent", event.id
+            )
+            # Bob leaves Acme: the next event ends his stream.
+            await OrganizationMember.filter(user_id=colleague.row.pk).delete()
+            later = await TicketEvent.create(
+                ticket_id=ticket_pk, kind=TicketEventKind.FIELD_CHANGED, actor_id=agent.row.pk,
+                via=Channel.WEB, field="subject", public=True,
+            )  # fmt: skip
+            await legacy.state.bus.publish(topics.ticket_history(ticket_pk), {"event": later.id})
+            assert await unkept(ws) == {"id": "h", "type": "complete"}
