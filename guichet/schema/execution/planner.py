@@ -83,6 +83,7 @@ class FieldPlan:
     batch: Any = None
     requires: Requires | None = None
     shape: Shape | None = None
+    node_list: list[FieldNode] = field(default_factory=list)  # for GraphQLResolveInfo
 
 
 @dataclass(eq=False, slots=True)
@@ -215,6 +216,7 @@ class Planner:
     def field_plan(self, parent: GraphQLObjectType, key: str, nodes: list[FieldNode]):
         name = nodes[0].name.value
         f = FieldPlan(len(self.fields), key, name, tuple(nodes), parent, "typename")
+        f.node_list = list(nodes)
         self.fields.append(f)
         if name == "__typename":
             return f

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Mapping
+from types import CoroutineType
 from typing import Any
 
 from graphql import (
@@ -52,7 +53,7 @@ def graphql_path(path: tuple | None) -> Path | None:
 
 
 def _is_awaitable(value: Any) -> bool:
-    return value.__class__.__name__ == "coroutine" or inspect.isawaitable(value)
+    return value.__class__ is CoroutineType or inspect.isawaitable(value)
 
 
 class Runtime:
@@ -78,7 +79,7 @@ class Runtime:
     def info(self, f: FieldPlan, path: tuple | None) -> GraphQLResolveInfo:
         return GraphQLResolveInfo(
             f.name,
-            list(f.nodes),
+            f.node_list,
             f.fdef.type,
             f.parent,
             graphql_path((path, f.key)),
