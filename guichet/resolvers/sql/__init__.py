@@ -33,6 +33,9 @@ statements that matter most (window functions over a partition, correlated count
 `WITH … MATERIALIZED … FOR UPDATE SKIP LOCKED`, upserts with `CASE`) read better as the
 SQL they are. A composer of text parts with generated placeholders is ~200 lines.
 
+The package: `values` (column values both ways), `tables` (Table, batch answers),
+`statements` (the parts, Statement, Where), `dialects` (running text on either database).
+
 What stays text: the statements whose shape is chosen per request (analytics' GROUP BY
 over chosen dimensions, in admin/analytics.py and work/time_billing.py) run through
 `fetch`, with their conditions from `Where`; `access` writes its conditions as text.
