@@ -147,3 +147,23 @@ async def test_me_and_the_other_root_fields(app, tickets, agent, end_user):
     """
     for person in (agent, end_user):
         await same(app, query, viewer=person.viewer)
+
+
+DASHBOARD_WIDGETS = """
+query($by: [TicketDimension!]!) {
+  me { id name role email organizations { name } groups { name } }
+  stats: ticketStats(groupBy: $by) { keys count }
+  approvals: myApprovalRequests(first: 5) {
+    totalCount edges { node { id status subject ticket { number } } }
+  }
+  history: tickets(first: 3) { edges { node { number
+    customFields { __typename }
+    history(first: 5) { totalCount edges { node { id kind public createdAt actor { name } } } }
+  } } }
+}
+"""
+
+
+@pytest.mark.parametrize("role", ["ADMIN", "AGENT", "LIGHT_AGENT", "END_USER"])
+async def test_the_dashboard_widgets_run_planned_for_each_role(app, tickets, everyone, role):
+    await same(app, DASHBOARD_WIDGETS, {"by": ["STATUS"]}, viewer=everyone[role].viewer)
