@@ -38,8 +38,11 @@ ENUM_FIELDS = {"status": "t.status", "priority": "t.priority", "type": "t.type",
 DATE_FIELDS = {"created": "t.created_at", "updated": "t.updated_at", "solved": "t.solved_at"}
 
 
-_PAGE = sql.select(TICKET).where(sql.GIVEN).order(sql.GIVEN).page()
 _COUNT = sql.count(TICKET).where(sql.GIVEN)
+# The page and the list's size in one round trip: the count is an uncorrelated subquery,
+# which PostgreSQL and SQLite evaluate once per statement. Only a page past the end (no
+# row to carry it) asks for the count again on its own.
+_PAGE = sql.select(TICKET, _COUNT.as_("total")).where(sql.GIVEN).order(sql.GIVEN).page()
 
 
 def _text_match(where: Where, viewer: Viewer, text: str) -> str:
@@ -194,8 +197,13 @@ async def ticket_page(
 ) -> TicketPage:
     viewer = context.require_viewer()
     where = build_where(viewer, filters).part
-    rows = await _PAGE.fetch(where, order_by(sort), limit, offset)
-    total = (await _COUNT.fetch(where))[0]["total"]
+    rows = await _PAGE.fetch(where, where, order_by(sort), limit, offset) if limit else []
+    if rows:
+        total = rows[0]["total"]
+    elif offset == 0 and limit:
+        total = 0  # the first page is empty: so is the list
+    else:
+        total = (await _COUNT.fetch(where))[0]["total"]
     return TicketPage(
         [TICKET.row(r) for r in rows],
         total,
