@@ -58,7 +58,7 @@ async def ticket_history(
                 member.sent.add(event.pk)
                 yield event
         member.go_live()
-        if operation.detach is not None:
+        if operation.detach is not None and not member.ended.done():
             # The protocol handler keeps the subscription; this execution ends here.
             operation.detach(member)
             detached = True
