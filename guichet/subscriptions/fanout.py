@@ -81,6 +81,7 @@ class Member:
     """One websocket subscription of a group."""
 
     __slots__ = (
+        "after",
         "context",
         "ended",
         "floor",
@@ -103,12 +104,13 @@ class Member:
         self.sent: set[int] = set()
         # Live events up to `floor` the client has (with `after`) or had before it started.
         self.floor = 0
+        self.after: int | None = None  # the `after:` it was given (events it has)
         self.pending: list[tuple[int, str]] | None = []  # frames held during the replay
         self.ended = asyncio.get_running_loop().create_future()
         self.group: Group | None = None
         self.on_end: Callable[[Member], None] | None = None
 
-    def deliver(self, pk: int, payload: str, replayed: bool, after: int | None) -> None:
+    def deliver(self, pk: int, payload: str, replayed: bool) -> None:
         if self.ended.done():
             return
         if self.context.viewer is None:  # the session ended (see live_sessions)
@@ -116,7 +118,7 @@ class Member:
             return
         if pk in self.sent or (replayed and pk <= self.floor):
             return
-        if after is not None and pk <= after:
+        if self.after is not None and pk <= self.after:
             return
         frame = f"{self.prefix}{payload}}}"
         if self.pending is not None:
@@ -158,7 +160,7 @@ class Group:
         self.topic = topic
         self.key = key
         self.viewer = viewer
-        self.members: dict[Member, int | None] = {}  # member -> its `after` (None: none)
+        self.members: dict[Member, None] = {}  # in joining order
         self.feed: asyncio.Queue[tuple[EventRow, bool]] = asyncio.Queue()
         self.current: tuple[int, bool] = (0, False)
         context = Shaping(topic.fanout.settings, viewer, None)
@@ -186,8 +188,8 @@ class Group:
             async for result in stream:
                 pk, replayed = self.current
                 payload = _serialised(result)
-                for member, after in list(self.members.items()):
-                    member.deliver(pk, payload, replayed, after)
+                for member in list(self.members):
+                    member.deliver(pk, payload, replayed)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -349,7 +351,8 @@ class Fanout:
         group = topic.groups.get(key)
         if group is None:
             group = topic.groups[key] = Group(topic, key, viewer, operation, schema)
-        group.members[member] = after
+        member.after = after
+        group.members[member] = None
         member.group = group
         try:
             await asyncio.shield(topic.ready)
