@@ -191,6 +191,8 @@ async def run(args: argparse.Namespace, port: int, pid: int) -> dict:
         cpu_before = cpu_seconds(pid)
         for n in range(args.events):
             t0 = t0s[n] = time.perf_counter()
+            if args.verbose:
+                print(f"event #{n} at {time.time():.3f}", file=sys.stderr)
             body = await gql(
                 http,
                 add_comment,
