@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("guichet.fanout")
 
+# After a failed delivery, the replay that catches up is tried this often.
+RETRY_SECONDS = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class Operation:
@@ -240,10 +243,22 @@ class Topic:
                             await self._deliver(rows, replayed=False)
                     except Exception:
                         log.exception("delivering ticket history of #%s failed", self.ticket_pk)
+                        await self._recover()
         except Exception as error:
             if not self.ready.done():
                 self.ready.set_exception(error)
             raise
+
+    async def _recover(self) -> None:
+        """An event could not be delivered (the database away?): replay from the database
+        as after a bus outage, once it answers again, so that nothing is lost."""
+        while True:
+            await asyncio.sleep(RETRY_SECONDS)
+            try:
+                await self._replay()
+                return
+            except Exception as error:
+                log.warning("replaying ticket history of #%s failed: %s", self.ticket_pk, error)
 
     async def _replay(self) -> None:
         """After a bus outage: the ticket's events after the lowest member's floor."""

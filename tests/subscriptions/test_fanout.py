@@ -394,3 +394,25 @@ async def test_the_legacy_protocol_gets_data_messages_and_complete(
             )  # fmt: skip
             await legacy.state.bus.publish(topics.ticket_history(ticket_pk), {"event": later.id})
             assert await unkept(ws) == {"id": "h", "type": "complete"}
+
+
+async def test_an_event_that_could_not_be_read_arrives_once_the_database_answers(
+    app, gql, live_server, agent, ticket, monkeypatch
+):
+    monkeypatch.setattr(fanout, "RETRY_SECONDS", 0.05)
+    failures = iter([RuntimeError("the database is away"), RuntimeError("still away")])
+    real_fetch = fanout.fetch
+
+    async def flaky(text: str, *params: Any) -> Any:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return await real_fetch(text, *params)
+
+    async with websocket(live_server) as ws:
+        await signed_in(ws, agent)
+        await live(ws, ticket, gql, agent, "1")
+        monkeypatch.setattr(fanout, "fetch", flaky)
+        await comment(gql, agent, ticket, "Written while reads fail.")
+        assert (await next_event(ws))["kind"] == "COMMENT_ADDED"
+        await silent(ws)
