@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import tracemalloc
+import uuid
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -416,3 +417,28 @@ async def test_an_event_that_could_not_be_read_arrives_once_the_database_answers
         await comment(gql, agent, ticket, "Written while reads fail.")
         assert (await next_event(ws))["kind"] == "COMMENT_ADDED"
         await silent(ws)
+
+
+async def test_events_written_on_one_process_reach_the_fan_out_of_another_through_redis(
+    settings, redis_url, agent, end_user, ticket
+):
+    prefix = {"broadcast_url": redis_url, "topic_prefix": f"fanout-{uuid.uuid4().hex}:"}
+    async with (
+        legacy_server.served(settings, **prefix) as (writer, _),
+        legacy_server.served(settings, **prefix) as (_reader, address),
+    ):
+        gql = Client(writer)
+        try:
+            async with websocket(address) as agent_ws, websocket(address) as user_ws:
+                await signed_in(agent_ws, agent)
+                await signed_in(user_ws, end_user)
+                await live(agent_ws, ticket, gql, agent, "1")
+                await live(user_ws, ticket, gql, end_user, "1")
+                await comment(gql, agent, ticket, "Internal, from the other process.", public=False)
+                await comment(gql, agent, ticket, "Public, from the other process.")
+                for_agent = [await next_event(agent_ws) for _ in range(2)]
+                assert [e["public"] for e in for_agent] == [False, True]
+                assert await next_event(user_ws) == for_agent[1]
+                await silent(user_ws)
+        finally:
+            await gql.http.aclose()
