@@ -74,6 +74,30 @@ def _comment_connection(
     )
 
 
+def _event_page(
+    root: tickets.TicketRow, first: int | None = None, after: str | None = None
+) -> history.EventPage:
+    """The page of the ticket's history that `Ticket.history` asks for (one event more than
+    the page, to know whether another follows)."""
+    return history.EventPage(root.pk, after_position(after), page_size(first) + 1)
+
+
+def _event_connection(
+    page: history.EventPageResult,
+    root: tickets.TicketRow,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[TicketEvent]:
+    limit = page_size(first)
+    return connection(
+        page.rows[:limit],
+        page.total,
+        key=lambda e: e.pk,
+        has_next=len(page.rows) > limit,
+        has_previous=after_position(after) > 0,
+    )
+
+
 @strawberry.type(description="A customer's request and everything about it.")
 class Ticket(Node):
     number: int = strawberry.field(
@@ -150,26 +174,12 @@ class Ticket(Node):
         description="The conversation: public replies, and internal notes for staff.",
     )
 
-    @strawberry.field(
-        description="What happened to the ticket, oldest first (internal events for staff only)."
+    history: Connection[TicketEvent] = batched(
+        history.event_pages,
+        key=_event_page,
+        answer=_event_connection,
+        description="What happened to the ticket, oldest first (internal events for staff only).",
     )
-    async def history(
-        self,
-        root: tickets.TicketRow,
-        info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[TicketEvent]:
-        limit = page_size(first)
-        after_pk = after_position(after)
-        rows, total = await history.events_page(info.context, root.pk, after_pk, limit + 1)
-        return connection(
-            rows[:limit],
-            total,
-            key=lambda e: e.pk,
-            has_next=len(rows) > limit,
-            has_previous=after_pk > 0,
-        )
 
     @strawberry.field(
         description="Files attached to the ticket (uploads are not accepted yet: always empty)."
