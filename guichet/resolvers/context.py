@@ -51,6 +51,26 @@ class BatchLoader:
     async def load_many(self, keys: Sequence[Any]) -> list[Any]:
         return list(await asyncio.gather(*(self.load(k) for k in keys)))
 
+    async def load_level(self, keys: Sequence[Any]) -> list[Any]:
+        """Many keys gathered by a caller that sees a whole level (the planned executor):
+        those not asked for yet go to the batch function at once, in one call, without
+        waiting turns for more; what it returns is kept for later loads of the request.
+        Raises what the batch function raises (nothing is kept then)."""
+        missing = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if missing:
+            values = await self._load(missing)
+            if len(values) != len(missing):
+                raise ValueError(
+                    f"a batch function returned {len(values)} values for {len(missing)} keys"
+                )
+            loop = asyncio.get_running_loop()
+            for key, value in zip(missing, values, strict=True):
+                if key not in self._cache:  # a load() may have asked meanwhile
+                    future = self._cache[key] = loop.create_future()
+                    future.set_result(value)
+        found = [self._cache[k] for k in keys]
+        return [f.result() if f.done() else await f for f in found]
+
     async def _dispatch(self) -> None:
         quiet, seen = 0, 0
         for _ in range(self.MAX_TURNS):

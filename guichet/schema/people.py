@@ -7,11 +7,10 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role as RoleValue
-from guichet.resolvers import access
 from guichet.resolvers.errors import Refused
 from guichet.resolvers.people import accounts, auth, people
 from guichet.schema.enums import Role, UserRoleInput
-from guichet.schema.fields import related
+from guichet.schema.fields import as_loaded, batched, related
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.relay import (
     Connection,
@@ -21,6 +20,10 @@ from guichet.schema.relay import (
     page_size,
 )
 from guichet.schema.requires import requires
+
+
+def _address(root: people.UserRow) -> tuple[int, str]:
+    return (root.pk, root.email_address)
 
 
 @strawberry.type(description="A person: a customer (end user) or a member of staff.")
@@ -37,10 +40,12 @@ class User(Node):
         people.groups_by_user_id, key="pk", requires=RoleValue.LIGHT_AGENT
     )
 
-    @strawberry.field(description="Visible to the user themself and to agents.")
-    def email(self, root: people.UserRow, info: strawberry.Info) -> str | None:
-        viewer = info.context.require_viewer()
-        return root.email_address if access.can_read_email(viewer, root.pk) else None
+    email: str | None = batched(
+        people.emails_for_viewer,
+        key=_address,
+        answer=as_loaded,
+        description="Visible to the user themself and to agents.",
+    )
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

@@ -26,7 +26,7 @@ from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
 from guichet.schema.comments import Comment
 from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput, field_values
 from guichet.schema.errors import UserError
-from guichet.schema.fields import related
+from guichet.schema.fields import batched, related
 from guichet.schema.history import TicketEvent
 from guichet.schema.inputs import plain
 from guichet.schema.payloads import mutation, payload
@@ -43,6 +43,59 @@ from guichet.schema.ticket_enums import (
     TicketType,
 )
 from guichet.schema.time_tracking import TimeEntry
+
+
+def _comment_page(
+    root: tickets.TicketRow,
+    first: int | None = None,
+    after: str | None = None,
+    order: CommentOrder | None = None,
+) -> comments.CommentPage:
+    """The page of the ticket's comments that `Ticket.comments` asks for."""
+    return comments.CommentPage(
+        root.pk, after_position(after), page_size(first), order is not CommentOrder.OLDEST_FIRST
+    )
+
+
+def _comment_connection(
+    page: comments.CommentPageResult,
+    root: tickets.TicketRow,
+    first: int | None = None,
+    after: str | None = None,
+    order: CommentOrder | None = None,
+) -> Connection[Comment]:
+    offset = after_position(after)
+    return connection(
+        page.rows,
+        page.total,
+        key=_positions(offset),
+        has_next=offset + len(page.rows) < page.total,
+        has_previous=offset > 0,
+    )
+
+
+def _event_page(
+    root: tickets.TicketRow, first: int | None = None, after: str | None = None
+) -> history.EventPage:
+    """The page of the ticket's history that `Ticket.history` asks for (one event more than
+    the page, to know whether another follows)."""
+    return history.EventPage(root.pk, after_position(after), page_size(first) + 1)
+
+
+def _event_connection(
+    page: history.EventPageResult,
+    root: tickets.TicketRow,
+    first: int | None = None,
+    after: str | None = None,
+) -> Connection[TicketEvent]:
+    limit = page_size(first)
+    return connection(
+        page.rows[:limit],
+        page.total,
+        key=lambda e: e.pk,
+        has_next=len(page.rows) > limit,
+        has_previous=after_position(after) > 0,
+    )
 
 
 @strawberry.type(description="A customer's request and everything about it.")
@@ -114,47 +167,19 @@ class Ticket(Node):
         description="The requester's rating: for the requester and staff (null for anyone else).",
     )
 
-    @strawberry.field(description="The conversation: public replies, and internal notes for staff.")
-    async def comments(
-        self,
-        root: tickets.TicketRow,
-        info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-        order: CommentOrder | None = None,
-    ) -> Connection[Comment]:
-        limit = page_size(first)
-        offset = after_position(after)
-        key = comments.CommentPage(root.pk, offset, limit, order is not CommentOrder.OLDEST_FIRST)
-        page = await info.context.loader(comments.comment_pages).load(key)
-        return connection(
-            page.rows,
-            page.total,
-            key=_positions(offset),
-            has_next=offset + len(page.rows) < page.total,
-            has_previous=offset > 0,
-        )
-
-    @strawberry.field(
-        description="What happened to the ticket, oldest first (internal events for staff only)."
+    comments: Connection[Comment] = batched(
+        comments.comment_pages,
+        key=_comment_page,
+        answer=_comment_connection,
+        description="The conversation: public replies, and internal notes for staff.",
     )
-    async def history(
-        self,
-        root: tickets.TicketRow,
-        info: strawberry.Info,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[TicketEvent]:
-        limit = page_size(first)
-        after_pk = after_position(after)
-        rows, total = await history.events_page(info.context, root.pk, after_pk, limit + 1)
-        return connection(
-            rows[:limit],
-            total,
-            key=lambda e: e.pk,
-            has_next=len(rows) > limit,
-            has_previous=after_pk > 0,
-        )
+
+    history: Connection[TicketEvent] = batched(
+        history.event_pages,
+        key=_event_page,
+        answer=_event_connection,
+        description="What happened to the ticket, oldest first (internal events for staff only).",
+    )
 
     @strawberry.field(
         description="Files attached to the ticket (uploads are not accepted yet: always empty)."

@@ -114,6 +114,9 @@ def serve(
         workers=workers,
         log_level="info",
         ws_max_size=1024 * 1024,
+        # Live events are small JSON frames written to many sockets at once: compression
+        # would cost each socket ~100 KiB of zlib state and compress each frame per socket.
+        ws_per_message_deflate=False,
         access_log=access_log,
         # Who the client is behind a proxy is GUICHET_TRUSTED_PROXIES' call alone.
         proxy_headers=False,

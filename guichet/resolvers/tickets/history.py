@@ -60,6 +60,27 @@ _PAGE = (
     .limit()
 )
 _COUNT = sql.count(EVENT).where("e.ticket_id = ?", sql.GIVEN)
+# Pages of every ticket of a list in one statement: each ticket's visible events after an
+# id, numbered oldest first, and counted.
+_PAGES = (
+    sql.select(
+        "*",
+        from_=sql.select(
+            EVENT,
+            "ROW_NUMBER() OVER (PARTITION BY e.ticket_id ORDER BY e.id) AS position",
+            "COUNT(*) OVER (PARTITION BY e.ticket_id) AS total",
+        )
+        .where(sql.among("e.ticket_id"), sql.GIVEN, "e.id > ?")
+        .as_("ranked"),
+    )
+    .where("position <= ?")
+    .order("ticket_id, position")
+)
+_COUNTS = (
+    sql.select("e.ticket_id", "COUNT(*) AS total", from_=EVENT)
+    .where(sql.among("e.ticket_id"), sql.GIVEN)
+    .group("e.ticket_id")
+)
 _BY_ID = sql.select(EVENT, from_=f"{EVENT} JOIN ticket t ON t.id = e.ticket_id").where(
     sql.among("e.id"), sql.GIVEN, sql.GIVEN
 )
@@ -147,6 +168,50 @@ async def events_page(
         total = await _count(context, ticket_pk) if after_pk else rows[0]["total"]
         return [EVENT.row(r) for r in rows], total
     return [], await _count(context, ticket_pk)
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    """Which page of a ticket's history: a loader key, so one statement serves a list."""
+
+    ticket_id: int
+    after_pk: int
+    limit: int
+
+
+@dataclass(slots=True)
+class EventPageResult:
+    rows: list[EventRow]
+    total: int
+
+
+async def event_pages(context: Context, keys: Sequence[EventPage]) -> list[EventPageResult]:
+    """For each key, the visible events of that ticket after an id (oldest first, at most
+    `limit`), and how many it has in all: one statement per (after, limit) asked, plus one
+    count for pages that start after an event or came back empty."""
+    visible = access.visible_events_condition(context.require_viewer(), "e", 1)
+    groups: dict[tuple[int, int], list[int]] = {}
+    for key in keys:
+        groups.setdefault((key.after_pk, key.limit), []).append(key.ticket_id)
+    found: dict[EventPage, EventPageResult] = {}
+    for (after_pk, limit), tickets in groups.items():
+        tickets = list(dict.fromkeys(tickets))
+        rows = await _PAGES.fetch(tickets, visible, after_pk, limit) if limit else []
+        pages: dict[int, list[EventRow]] = {t: [] for t in tickets}
+        totals: dict[int, int] = {}
+        for r in rows:
+            pages[r["ticket_id"]].append(EVENT.row(r))
+            totals[r["ticket_id"]] = r["total"]
+        # The window counts only what follows `after`: count the rest for real.
+        uncounted = [t for t in tickets if after_pk or t not in totals]
+        if uncounted and (after_pk or not limit):
+            for r in await _COUNTS.fetch(uncounted, visible):
+                totals[r["ticket_id"]] = r["total"]
+        for ticket in tickets:
+            found[EventPage(ticket, after_pk, limit)] = EventPageResult(
+                pages[ticket], totals.get(ticket, 0)
+            )
+    return [found[k] for k in keys]
 
 
 async def _count(context: Context, ticket_pk: int) -> int:

@@ -36,10 +36,10 @@ Falls back to the normal executor (the document, or the request):
   request then runs normally: its resolvers run a second time, harmless for queries).
 
 Known differences, none visible in an answer: a resolver's `info.path` carries no type
-names (graphql-core's `Path.typename`). Errors are listed in the order graphql-core gives in
-every test of the suite, but graphql-core records them as its awaitables finish, so the
-order of errors at different positions is not guaranteed to match in every case
-(GUICHET_TEST_DIFFERENTIAL=unordered compares them as a set).
+names (graphql-core's `Path.typename`). graphql-core records errors as its awaitables
+finish, so its own order of errors at different positions depends on timing; the plan's
+order is that of the positions, level by level. The suite's differential mode compares
+errors as a set (GUICHET_TEST_DIFFERENTIAL=ordered compares their order too).
 
 `engine.STATS` counts planned runs, declines and fallbacks (`engine.decline_reasons` says
 why), and `plan.source` is the generated code of a plan (see `print_plan`). Documents are

@@ -7,7 +7,8 @@ field and the object functions by id. Generated functions:
 - `o<oid>(obj, path)`: one per (object type, merged selection set): builds the result
   dict in field order with straight-line code: attribute reads in `try`, a class test
   per leaf (the type's coercion only when it misses), `__typename` as a constant;
-  related and resolver fields leave a placeholder and queue their work for the level;
+  related, keyed and resolver fields leave a placeholder and queue their work for the
+  level (a keyed field computes its key at once: `schema.fields.batched`);
 - `c<sid>(v, P, K)`: completion of a value of one (wrapped) type at position (P, K):
   `is None` tests where the type is non-null, lists, objects, abstract types;
 - `done<fid>(v, d, path)`: completes a deferred field once its level has loaded.
@@ -74,12 +75,14 @@ class _Writer:
                 self.emit(1, f"A{f.fid} = R.allowed(F{f.fid})")
             if f.kind == "resolve":
                 self.emit(1, f"CALL{f.fid} = R.caller(F{f.fid})")
+            elif f.kind == "keyed":
+                self.emit(1, f"KEY{f.fid}, ANSWER{f.fid} = R.keyer(F{f.fid})")
         for shape in plan.shapes:
             self.namespace[f"S{shape.sid}"] = shape
             self.shape_function(shape)
         for obj in plan.objects:
             self.object_function(obj)
-        deferred = [f for f in plan.fields if f.kind in ("related", "resolve")]
+        deferred = [f for f in plan.fields if f.kind in ("related", "keyed", "resolve")]
         for f in deferred:
             self.done_function(f)
         done = ", ".join(f"{f.fid}: done{f.fid}" for f in deferred)
@@ -179,6 +182,11 @@ class _Writer:
             self.emit(indent, "else:")
             self.emit(indent + 1, f"if k is None: d[{key}] = c{s}(None, path, {key})")
             self.emit(indent + 1, f"else: QR(F{f.fid}, k, d, path)")
+        elif f.kind == "keyed":
+            self.emit(indent, f"d[{key}] = None")
+            self.emit(indent, f"try: k = KEY{f.fid}(obj)")
+            self.emit(indent, f"except Exception as ex: d[{key}] = FE(ex, S{s}, path, {key})")
+            self.emit(indent, f"else: QR(F{f.fid}, k, d, path, obj)")
         else:
             self.emit(indent, f"d[{key}] = None")
             self.emit(indent, f"try: v = CALL{f.fid}(obj, path)")
@@ -189,10 +197,16 @@ class _Writer:
 
     def done_function(self, f: FieldPlan) -> None:
         key, s = repr(f.key), f.shape.sid
-        self.emit(1, f"def done{f.fid}(v, d, path):")
+        self.emit(1, f"def done{f.fid}(v, d, path, obj=None):")
         self.emit(2, "try:")
         self.emit(3, f"if isinstance(v, Exception): d[{key}] = FE(v, S{s}, path, {key})")
-        self.emit(3, f"else: d[{key}] = c{s}(v, path, {key})")
+        if f.kind == "keyed":  # what was loaded for the key becomes the field's value
+            self.emit(3, "else:")
+            self.emit(4, f"try: v = ANSWER{f.fid}(v, obj)")
+            self.emit(4, f"except Exception as ex: d[{key}] = FE(ex, S{s}, path, {key})")
+            self.emit(4, f"else: d[{key}] = c{s}(v, path, {key})")
+        else:
+            self.emit(3, f"else: d[{key}] = c{s}(v, path, {key})")
         self.emit(2, "except Bubble as b:")
         self.emit(3, "PROP(b, path)")
 

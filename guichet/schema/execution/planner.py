@@ -45,6 +45,7 @@ from graphql import (
     is_object_type,
 )
 
+from guichet.schema.fields import is_batched
 from guichet.schema.requires import Requires
 
 RELATED_RESOLVER = "related.<locals>.resolve"
@@ -76,11 +77,13 @@ class FieldPlan:
     name: str
     nodes: tuple[FieldNode, ...]
     parent: GraphQLObjectType
-    kind: str  # "typename" | "attr" | "related" | "resolve"
+    kind: str  # "typename" | "attr" | "related" | "keyed" | "resolve"
     fdef: GraphQLField | None = None
     definition: Any = None  # the StrawberryField
     attr: str | None = None  # attribute read (attr) or key attribute (related)
     batch: Any = None
+    key_of: Any = None  # keyed: key(root, **arguments)
+    answer: Any = None  # keyed: answer(loaded, root, **arguments)
     requires: Requires | None = None
     shape: Shape | None = None
     node_list: list[FieldNode] = field(default_factory=list)  # for GraphQLResolveInfo
@@ -241,12 +244,16 @@ class Planner:
         else:
             wrapped = resolver.wrapped_func
             batch = getattr(wrapped, "batch", None)
-            is_related = (
-                getattr(wrapped, "__module__", None) == RELATED_MODULE
-                and getattr(wrapped, "__qualname__", None) == RELATED_RESOLVER
+            made_by = (
+                getattr(wrapped, "__qualname__", None)
+                if getattr(wrapped, "__module__", None) == RELATED_MODULE
+                else None
             )
-            if batch is not None and is_related:
+            if batch is not None and made_by == RELATED_RESOLVER:
                 f.kind, f.batch, f.attr = "related", batch, wrapped.key
+            elif batch is not None and is_batched(wrapped):
+                f.kind, f.batch = "keyed", batch
+                f.key_of, f.answer = wrapped.key_of, wrapped.answer
             elif fdef.resolve is not None:
                 f.kind = "resolve"
             else:  # pragma: no cover - strawberry always sets resolve

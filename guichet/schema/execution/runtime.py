@@ -30,6 +30,7 @@ from graphql import (
     located_error,
 )
 from graphql.pyutils import Path
+from strawberry.types.arguments import convert_arguments
 
 from guichet.schema.execution.codegen import Bubble, Fallback
 from guichet.schema.execution.leaves import coerce
@@ -125,6 +126,29 @@ class Runtime:
 
         return call
 
+    def keyer(self, f: FieldPlan):
+        """A keyed field's `key(obj)` and `answer(loaded, obj)`, its arguments converted
+        once for the request as strawberry converts them for each call."""
+        try:
+            arguments = convert_arguments(
+                get_argument_values(f.fdef, f.nodes[0], self.variables),
+                f.definition.arguments,
+                scalar_registry=self.strawberry.schema_converter.scalar_registry,
+                config=self.strawberry.config,
+            )
+        except Exception as error:
+            problem = error
+
+            def refuse(obj: Any, *_: Any) -> Any:
+                raise problem
+
+            return refuse, refuse
+        key_of, answer = f.key_of, f.answer
+        return (
+            lambda obj: key_of(obj, **arguments),
+            lambda loaded, obj: answer(loaded, obj, **arguments),
+        )
+
     # ---------------------------------------------------------------- slow paths
 
     def _add(self, raw: Exception, nodes: Any, path: tuple, nulled: tuple | None) -> None:
@@ -182,8 +206,10 @@ class Runtime:
             raise Fallback(f"{shape.type.name} resolved to {name!r}")
         return self.objects[shape.choices[name].oid](value, (parent, key))
 
-    def queue_related(self, f: FieldPlan, key: Any, d: dict, path: tuple | None) -> None:
-        self.related.append((f, key, d, path))
+    def queue_related(
+        self, f: FieldPlan, key: Any, d: dict, path: tuple | None, obj: Any = None
+    ) -> None:
+        self.related.append((f, key, d, path, obj))
 
     def queue_call(self, f: FieldPlan, awaitable: Any, d: dict, path: tuple | None) -> None:
         self.calls.append((f, awaitable, d, path))
@@ -263,7 +289,7 @@ class Runtime:
 
     async def _level(self, related: list, calls: list, done: dict) -> None:
         keys: dict[Any, dict] = {}
-        for f, key, _d, _path in related:
+        for f, key, _d, _path, _obj in related:
             keys.setdefault(f.batch, {})[key] = None
         batches = list(keys)
         work = [self._load(batch, list(keys[batch])) for batch in batches]
@@ -279,16 +305,16 @@ class Runtime:
             if isinstance(result, BaseException) and not isinstance(result, Exception):
                 raise result
         values = dict(zip(batches, results[: len(batches)], strict=True))
-        for f, key, d, path in related:
+        for f, key, d, path, obj in related:
             loaded = values[f.batch]
-            done[f.fid](loaded if isinstance(loaded, Exception) else loaded[key], d, path)
+            done[f.fid](loaded if isinstance(loaded, Exception) else loaded[key], d, path, obj)
         for (f, _awaitable, d, path), result in zip(calls, results[len(batches) :], strict=True):
             done[f.fid](result, d, path)
 
     async def _load(self, batch: Any, keys: list) -> dict:
         loader = self.context.loader(batch)
         try:
-            values = await loader.load_many(keys)
+            values = await loader.load_level(keys)
         except Exception:
             values = await asyncio.gather(*(loader.load(k) for k in keys), return_exceptions=True)
         return dict(zip(keys, values, strict=True))

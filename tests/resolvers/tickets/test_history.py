@@ -282,3 +282,55 @@ async def test_history_of_a_hidden_ticket_is_unreachable(gql, agent, end_user, o
         as_=end_user,
     )
     assert result["data"]["ticket"] is None
+
+
+LIST_HISTORIES = """
+query($n: Int!, $after: String) {
+  tickets(first: $n) { edges { node { number history(first: 2, after: $after) {
+    totalCount pageInfo { hasNextPage hasPreviousPage } edges { cursor node { kind public } }
+  } } } }
+}
+"""
+
+
+async def test_the_histories_of_a_ticket_list_take_no_query_per_ticket(
+    gql, agent, end_user, count_statements
+):
+    for _ in range(6):
+        ticket = await make_ticket(gql, end_user)
+        await commented(gql, agent, ticket["id"], "Looking into it.", public=False)
+        await commented(gql, agent, ticket["id"], "Fixed, I think.")
+    with count_statements() as few:
+        small = await gql(LIST_HISTORIES, {"n": 2}, as_=agent)
+    with count_statements() as many:
+        large = await gql(LIST_HISTORIES, {"n": 6}, as_=agent)
+    assert few.count == many.count
+    histories = [e["node"]["history"] for e in large["data"]["tickets"]["edges"]]
+    assert len(histories) == 6
+    assert len({h["totalCount"] for h in histories}) == 1  # the same events on each
+    assert histories[0]["totalCount"] >= 3
+    assert all(h["pageInfo"] == {"hasNextPage": True, "hasPreviousPage": False} for h in histories)
+    assert small["data"]["tickets"]["edges"] == large["data"]["tickets"]["edges"][:2]
+
+
+async def test_history_pages_of_a_list_after_a_cursor_count_every_event(gql, agent, end_user):
+    for _ in range(2):
+        ticket = await make_ticket(gql, end_user)
+        await commented(gql, agent, ticket["id"], "An internal look.", public=False)
+    first = await gql(LIST_HISTORIES, {"n": 2}, as_=agent)
+    cursor = first["data"]["tickets"]["edges"][0]["node"]["history"]["edges"][0]["cursor"]
+    later = await gql(LIST_HISTORIES, {"n": 2, "after": cursor}, as_=agent)
+    as_customer = await gql(LIST_HISTORIES, {"n": 2}, as_=end_user)
+    pairs = zip(
+        first["data"]["tickets"]["edges"],
+        later["data"]["tickets"]["edges"],
+        as_customer["data"]["tickets"]["edges"],
+        strict=True,
+    )
+    for whole, after, customer in pairs:
+        # A page after a cursor still counts the whole history...
+        assert after["node"]["history"]["totalCount"] == whole["node"]["history"]["totalCount"]
+        assert after["node"]["history"]["pageInfo"]["hasPreviousPage"] is True
+        # ...and the requester's counts no internal note.
+        internal = customer["node"]["history"]["totalCount"]
+        assert internal == whole["node"]["history"]["totalCount"] - 1
