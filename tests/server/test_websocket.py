@@ -133,6 +133,9 @@ async def receive_while_publishing(
                     return message
     finally:
         publisher.cancel()
+        # Bounded: a publisher that does not stop when cancelled fails the test, not the run.
+        done, _ = await asyncio.wait({publisher}, timeout=TIMEOUT)
+        assert done, "the publisher did not stop when cancelled"
         with suppress(asyncio.CancelledError):
             await publisher
 
