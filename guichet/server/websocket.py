@@ -26,7 +26,7 @@ from guichet.models.db import is_unreachable
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
 from guichet.server.rate_limits import BudgetedLegacyWSHandler, BudgetedTransportWSHandler
-from guichet.subscriptions import fanout
+from guichet.subscriptions import members
 
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=5)
 TRY_AGAIN_LATER = 1013  # RFC 6455: the server is overloaded or cannot serve for now
@@ -45,12 +45,12 @@ class TransportHandler(BudgetedTransportWSHandler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.detached: dict[str, fanout.Member] = {}
+        self.detached: dict[str, members.Member] = {}
 
     async def run_operation(self, operation: Any) -> None:
         # In the operation's own task: ticketHistory joins the shared fan-out with it.
-        fanout.current_operation.set(
-            fanout.Operation(
+        members.current_operation.set(
+            members.Operation(
                 operation.id,
                 operation.query,
                 operation.variables,
@@ -60,11 +60,11 @@ class TransportHandler(BudgetedTransportWSHandler):
         )
         await super().run_operation(operation)
 
-    def _detach(self, member: fanout.Member) -> None:
+    def _detach(self, member: members.Member) -> None:
         self.detached[member.id] = member
         member.on_end = self._ended
 
-    def _ended(self, member: fanout.Member) -> None:
+    def _ended(self, member: members.Member) -> None:
         """The fan-out ended a detached subscription: complete it, after its events."""
         if self.detached.get(member.id) is not member:
             return
@@ -104,8 +104,8 @@ class LegacyHandler(BudgetedLegacyWSHandler):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        fanout.current_operation.set(
-            fanout.Operation(operation_id, query, variables, operation_name, legacy=True)
+        members.current_operation.set(
+            members.Operation(operation_id, query, variables, operation_name, legacy=True)
         )
         await super().handle_async_results(operation_id, query, operation_name, variables)
 

@@ -15,7 +15,7 @@ from guichet.resolvers import ids, resume, topics
 from guichet.resolvers.errors import BadRequest, NotFound
 from guichet.resolvers.tickets import history
 from guichet.resolvers.tickets.tickets import ticket_for_viewer
-from guichet.subscriptions import bus, fanout
+from guichet.subscriptions import bus, fanout, members
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -40,7 +40,7 @@ async def ticket_history(
         async for event in context.group.events(context):
             yield event
         return
-    operation = fanout.current_operation.get()
+    operation = members.current_operation.get()
     if operation is None or context.bus is None or schema is None or context.websocket is None:
         async for event in _one_by_one(context, ticket_id, after):
             yield event

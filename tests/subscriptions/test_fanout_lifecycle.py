@@ -15,7 +15,7 @@ from guichet.models.people import OrganizationMember, Role
 from guichet.models.tickets import Channel, TicketEvent, TicketEventKind
 from guichet.resolvers import ids, topics
 from guichet.resolvers.context import Viewer
-from guichet.subscriptions import fanout, frames
+from guichet.subscriptions import fanout, frames, members
 from tests.conftest import Client, Person
 from tests.server import test_websocket as legacy_server
 from tests.subscriptions.test_fanout import SMALL, live
@@ -88,16 +88,16 @@ def test_only_the_replay_variable_is_left_out_of_a_group_key():
         "subscription($id: ID!, $a: String, $x: String) { ticketHistory(ticketId: $id, after: $a)"
         " { id ticket { comments(after: $x) { totalCount } } } }"
     )
-    assert fanout.replay_variable(plain, None) == "after"
-    assert fanout.replay_variable(nested, None) is None
-    assert fanout.replay_variable(other, None) == "a"
+    assert members.replay_variable(plain, None) == "after"
+    assert members.replay_variable(nested, None) is None
+    assert members.replay_variable(other, None) == "a"
 
     viewer = Viewer(1, "A", "a@x.test", Role.AGENT)
     colleague = Viewer(2, "B", "b@x.test", Role.AGENT)
     customer = Viewer(3, "C", "c@x.test", Role.END_USER)
 
     def key(query: str, variables: dict, who: Viewer = viewer) -> tuple:
-        return fanout.group_key(fanout.Operation("1", query, variables, None), who)
+        return members.group_key(members.Operation("1", query, variables, None), who)
 
     assert key(plain, {"id": "T", "after": "E1"}) == key(
         plain, {"id": "T", "after": "E2"}, colleague
