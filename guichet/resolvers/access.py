@@ -38,6 +38,13 @@ def can_read_email(viewer: Viewer, user_pk: int) -> bool:
     return viewer.is_agent or viewer.id == user_pk
 
 
+def readable_email_condition(viewer: Viewer, column: str, param: int) -> tuple[str, list]:
+    """`can_read_email` as SQL, on `column` (a user id)."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return f"{column} = ${param}", [viewer.id]
+
+
 def visible_users_condition(viewer: Viewer, column: str, param: int) -> tuple[str, list]:
     """SQL condition on `column` (a user id) for the users the viewer may look up:
     staff see everyone; a customer sees themself and the members of organizations

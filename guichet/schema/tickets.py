@@ -7,7 +7,9 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role
+from guichet.resolvers import sql
 from guichet.resolvers.approvals import approvals
+from guichet.resolvers.context import Viewer
 from guichet.resolvers.errors import BadRequest
 from guichet.resolvers.people import people
 from guichet.resolvers.tickets import (
@@ -237,6 +239,17 @@ def _plain_sort(sort: list[TicketSort] | None) -> list[ticket_search.TicketSort]
     return [ticket_search.TicketSort(s.field.value, s.direction.value) for s in sort or ()]
 
 
+def _ticket_list_page(viewer: Viewer, arguments: dict, alias: str) -> sql.Page | None:
+    """The page `tickets` answers, for an answer built in SQL (resolvers/sql/sources.py);
+    None when counted from the end (`last`, `before`): answered in Python."""
+    if arguments.get("last") is not None or arguments.get("before") is not None:
+        return None
+    limit, offset = page_size(arguments.get("first")), after_position(arguments.get("after"))
+    where = ticket_search.build_where(viewer, plain_filter(arguments.get("filter")))
+    order = ticket_search.order_by(_plain_sort(arguments.get("sort")))
+    return sql.Page(where.part, order, offset, limit)
+
+
 @strawberry.type
 class TicketQuery:
     @strawberry.field(
@@ -245,6 +258,7 @@ class TicketQuery:
             "Newest first unless sorted."
         )
     )
+    @sql.answers_in_sql(sql.Pages(tickets.TICKET, _ticket_list_page, alias="t"))
     async def tickets(
         self,
         info: strawberry.Info,

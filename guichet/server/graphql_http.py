@@ -26,7 +26,7 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from guichet.models.db import is_unreachable, one_connection
-from guichet.schema.execution import run_planned
+from guichet.schema.execution import RawData, run_planned
 from guichet.schema.faults import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 from guichet.server.auth import context_for
 from guichet.server.graphiql import graphiql_page
@@ -316,6 +316,15 @@ async def graphql_http(request: Request) -> Response:
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return _json(
             503, _with_cost({"errors": _formatted(result.errors)}, cost), media_type, headers
+        )
+    if isinstance(result.data, RawData):
+        # Written by PostgreSQL as JSON (schema/execution/answers.py): sent as it is.
+        extensions = b',"extensions":' + orjson.dumps({"cost": cost}) if cost else b""
+        return Response(
+            b'{"data":' + result.data.text.encode() + extensions + b"}",
+            status_code=200,
+            media_type=f"{media_type}; charset=utf-8",
+            headers=context.response_headers or None,
         )
     body: dict[str, Any] = {"data": result.data}
     if result.errors:

@@ -49,6 +49,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from guichet.schema.execution import RawData
 from guichet.schema.protection import (
     MAX_CACHED_DOCUMENT_CHARS,
     operation_cost,
@@ -105,6 +106,8 @@ def plan_operation(schema: GraphQLSchema, query: str, operation_name: str | None
 
 def returned_objects(data: Any) -> int:
     """The objects in a result's `data` (the root object itself not counted)."""
+    if isinstance(data, RawData):  # PostgreSQL counted them as it wrote them
+        return data.objects
     if not isinstance(data, dict):
         return 0
     count = 0

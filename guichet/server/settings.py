@@ -63,6 +63,10 @@ class Settings:
     # Queries the planned executor understands run planned (guichet/schema/execution);
     # GUICHET_PLANNER=off runs every operation through strawberry's executor.
     planner: bool = True
+    # On PostgreSQL, planned queries whose fields all say what they are in SQL are answered
+    # by one statement that writes the JSON (schema/execution/answers.py);
+    # GUICHET_SQL_ANSWERS=off shapes every answer in Python.
+    sql_answers: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -326,6 +330,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_query_cost=max_query_cost,
         trusted_proxies=_trusted_proxies(env),
         planner=_flag(env, "GUICHET_PLANNER", True),
+        sql_answers=_flag(env, "GUICHET_SQL_ANSWERS", True),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

@@ -52,8 +52,9 @@ async def test_a_planned_query_borrows_one_connection_for_all_its_statements(
         )
     assert answer.status_code == 200 and "errors" not in answer.json()
     # The first borrow looks the session up again (the counter starts with none
-    # remembered); the plan's statements all run on the second.
-    assert statements.count >= 4
+    # remembered); the plan's statements all run on the second (one when PostgreSQL
+    # writes the answer: schema/execution/answers.py).
+    assert statements.count >= 2
     assert borrows.count == 2
 
 

@@ -128,6 +128,13 @@ _ORGANIZATION_VISIBLE = sql.select(ORGANIZATION).where("o.id = ?", sql.GIVEN)
 # ---------------------------------------------------------------- batch functions
 
 
+def _readable_email(viewer: Viewer, key: tuple) -> tuple[str, list]:
+    user, email = key
+    condition, params = access.readable_email_condition(viewer, str(user), 1)
+    return f"CASE WHEN {condition} THEN {email} END", params
+
+
+@sql.answers_in_sql(sql.Computed(_readable_email))
 async def emails_for_viewer(context: Context, keys: Sequence[tuple[int, str]]) -> list[str | None]:
     """For each (user, address): the address when the viewer may read it, else None. No
     SQL: the user's row already holds the address; this decides for a whole list at once."""
@@ -135,6 +142,7 @@ async def emails_for_viewer(context: Context, keys: Sequence[tuple[int, str]]) -
     return [email if access.can_read_email(viewer, pk) else None for pk, email in keys]
 
 
+@sql.answers_in_sql(sql.One(USER))
 async def users_by_id(context: Context, keys: Sequence[int]) -> list[UserRow | None]:
     return sql.in_key_order(keys, await _USERS_BY_ID.fetch(keys), USER.row)
 
@@ -143,6 +151,7 @@ async def groups_by_id(context: Context, keys: Sequence[int]) -> list[GroupRow |
     return sql.in_key_order(keys, await _GROUPS_BY_ID.fetch(keys), GROUP.row)
 
 
+@sql.answers_in_sql(sql.One(ORGANIZATION))
 async def organizations_by_id(
     context: Context, keys: Sequence[int]
 ) -> list[OrganizationRow | None]:

@@ -34,7 +34,8 @@ statements that matter most (window functions over a partition, correlated count
 SQL they are. A composer of text parts with generated placeholders is ~200 lines.
 
 The package: `values` (column values both ways), `tables` (Table, batch answers),
-`statements` (the parts, Statement, Where), `dialects` (running text on either database).
+`statements` (the parts, Statement, Where), `dialects` (running text on either database),
+`sources` (what a field's rows are in SQL, for answers built in one statement).
 
 What stays text: the statements whose shape is chosen per request (analytics' GROUP BY
 over chosen dimensions, in admin/analytics.py and work/time_billing.py) run through
@@ -43,7 +44,15 @@ over chosen dimensions, in admin/analytics.py and work/time_billing.py) run thro
 
 from __future__ import annotations
 
-from guichet.resolvers.sql.dialects import execute, fetch
+from guichet.resolvers.sql.dialects import dialect, execute, fetch
+from guichet.resolvers.sql.sources import (
+    ColumnRef,
+    Computed,
+    One,
+    Page,
+    Pages,
+    answers_in_sql,
+)
 from guichet.resolvers.sql.statements import (
     GIVEN,
     Statement,
@@ -66,14 +75,21 @@ from guichet.resolvers.sql.values import (
 __all__ = [
     "GIVEN",
     "Column",
+    "ColumnRef",
+    "Computed",
+    "One",
+    "Page",
+    "Pages",
     "Statement",
     "Table",
     "Where",
     "among",
+    "answers_in_sql",
     "as_bool",
     "as_datetime",
     "as_json",
     "count",
+    "dialect",
     "execute",
     "fetch",
     "grouped_by",

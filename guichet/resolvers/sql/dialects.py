@@ -49,3 +49,8 @@ async def execute(text: str, *params: Any) -> int:
     text, order = _prepared(text, connection.capabilities.dialect)
     count, _ = await connection.execute_query(text, _ordered(list(params), order))
     return count
+
+
+def dialect() -> str:
+    """The database's dialect: "postgres" or "sqlite"."""
+    return db().capabilities.dialect

@@ -14,12 +14,24 @@ class Table:
     is taken as it is). `row(r)` builds the row type from a result row holding the
     columns, `row_of(model)` from the table's Tortoise model (a row just written)."""
 
-    __slots__ = ("alias", "columns", "name", "names", "row", "row_of", "type")
+    __slots__ = (
+        "_attributes",
+        "alias",
+        "columns",
+        "converters",
+        "name",
+        "names",
+        "row",
+        "row_of",
+        "type",
+    )
 
     def __init__(self, name: str, alias: str, row_type: type, *columns: Column) -> None:
         self.name, self.alias, self.type = name, alias, row_type
         pairs = tuple((c, None) if isinstance(c, str) else c for c in columns)
         self.names = tuple(n for n, _ in pairs)
+        self.converters = dict(pairs)  # column → converter (None: as it is)
+        self._attributes = None  # attribute → (column, converter), made when first asked
         self.columns = ", ".join(f"{alias}.{n}" for n in self.names)
         self.row = _builder(row_type, pairs, "r[{!r}]")
         self.row_of = _builder(row_type, pairs, "r.{}")

@@ -47,4 +47,5 @@ def optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def converted(value: Any) -> Any:
         return convert(value) if value else None
 
+    converted.inner = convert  # type: ignore[attr-defined]  # what the value becomes, for SQL
     return converted

@@ -97,6 +97,19 @@ class CommentPageResult:
     total: int
 
 
+def _page_in_sql(viewer: Viewer, key: CommentPage, alias: str) -> sql.Page:
+    """The same page as `comment_pages`, for an answer built in SQL."""
+    direction = "DESC" if key.newest_first else "ASC"
+    visible = access.visible_comments_condition(viewer, alias)
+    return sql.Page(
+        f"{alias}.ticket_id = {key.ticket_id} AND {visible}",
+        f"{alias}.created_at {direction}, {alias}.id {direction}",
+        key.offset,
+        key.limit,
+    )
+
+
+@sql.answers_in_sql(sql.Pages(COMMENT, _page_in_sql))
 async def comment_pages(context: Context, keys: Sequence[CommentPage]) -> list[CommentPageResult]:
     """For each key, one page of that ticket's comments the viewer may see, and how many
     there are in all: one statement for every ticket of a list (a window per ticket)."""

@@ -125,6 +125,7 @@ async def ticket_for_viewer(context: Context, pk: int) -> TicketRow:
     return await context.visible_one(tickets_by_id, pk, "No such ticket.")
 
 
+@sql.answers_in_sql(sql.One(people.GROUP, visible=access.can_see_groups))
 async def ticket_groups_by_id(
     context: Context, keys: Sequence[int]
 ) -> list[people.GroupRow | None]:

@@ -46,6 +46,7 @@ why), and `plan.source` is the generated code of a plan (see `print_plan`). Docu
 cached per schema (`documents(schema)`): a verdict or a plan holds for its schema only.
 """
 
+from guichet.schema.execution.answers import RawData
 from guichet.schema.execution.engine import (
     STATS,
     decline_reasons,
@@ -72,6 +73,7 @@ def print_plan(schema, text: str, operation_name: str | None = None) -> str:
 __all__ = [
     "STATS",
     "PlannedExecution",
+    "RawData",
     "decline_reasons",
     "documents",
     "execute_planned",

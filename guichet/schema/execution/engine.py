@@ -20,6 +20,7 @@ from collections import Counter
 from functools import partial
 from typing import Any
 
+import orjson
 from graphql import (
     ExecutionResult,
     GraphQLError,
@@ -31,6 +32,8 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from guichet.resolvers import sql
+from guichet.schema.execution.answers import RawData, compiled_answer
 from guichet.schema.execution.cache import DocumentCache, DocumentEntry, OperationFacts
 from guichet.schema.execution.codegen import Fallback, generate
 from guichet.schema.execution.planner import Decline, Planner
@@ -127,6 +130,13 @@ def plan_for(schema: Any, entry: DocumentEntry, operation, variables) -> Any:
     return found
 
 
+def answers_in_sql(context: Any) -> bool:
+    """The `sql_answers` setting (GUICHET_SQL_ANSWERS), on PostgreSQL only."""
+    return bool(getattr(getattr(context, "settings", None), "sql_answers", False)) and (
+        sql.dialect() == "postgres"
+    )
+
+
 async def execute_planned(
     schema: Any,
     entry: DocumentEntry,
@@ -134,7 +144,12 @@ async def execute_planned(
     variables: dict | None,
     context: Any,
     root_value: Any = None,
+    *,
+    raw: bool = False,
 ) -> ExecutionResult | None:
+    """The operation's answer by its plan (None: run it normally). On PostgreSQL a plan
+    that compiles to one statement is answered by it (answers.py): its `data` is then a
+    `RawData` when `raw` (the JSON text as written), else parsed."""
     operation = entry.operation(operation_name)
     if operation is None or operation.operation is not OperationType.QUERY:
         return None
@@ -150,6 +165,14 @@ async def execute_planned(
     if isinstance(plan, str):
         _decline(plan)
         return None
+    if root_value is None and answers_in_sql(context):
+        compiled = compiled_answer(schema, plan)
+        found = await compiled.run(schema, context, coerced) if compiled is not None else None
+        if found is not None:
+            STATS["planned"] += 1
+            STATS["answered in SQL"] += 1
+            text, objects = found
+            return ExecutionResult(RawData(text, objects) if raw else orjson.loads(text), None)
     try:
         result = await Runtime(schema, plan, context, root_value, coerced).run()
     except Fallback as reason:
@@ -241,7 +264,7 @@ async def run_planned(
     errors = validation_errors(schema, entry, _validation_rules(settings, variables), variables)
     if errors:
         return ExecutionResult(None, errors)
-    result = await execute_planned(schema, entry, operation_name, variables, context)
+    result = await execute_planned(schema, entry, operation_name, variables, context, raw=True)
     if result is not None and result.errors:
         # As the schema's extensions do, in their order: faults first, then masking.
         result.errors = mask_unexpected(translate_faults(result.errors))

@@ -1,0 +1,495 @@
+"""Answers built by PostgreSQL: a plan compiled to one statement that writes the JSON.
+
+A planned query whose every field says what it is in SQL (`resolvers/sql/sources.py`:
+columns of a declared table, `One` row, `Pages` of rows, `Computed` leaf) is answered on
+PostgreSQL by ONE statement: `json_build_object` per object, `json_agg` per list, a
+`LEFT JOIN LATERAL` per relation and per page, the same `access` conditions and the same
+page, filter and sort parts as the Python loaders. The statement also counts the objects
+it wrote (the cost budget's `actualQueryCost`). Its text is made once per plan; what
+depends on the request (the viewer's conditions, a page's offset and size, a chosen
+order) fills `sql.GIVEN` parts and values, so the text is cached per shape.
+
+Exactness. Leaves are written as Python writes them: ids and cursors are the same base64
+(`ids.encode`), DateTime is `isoformat()` (UTC, microseconds only when not zero), enums
+are mapped member by member through the GraphQL type's own `serialize`, String and ID are
+text. Whatever would need an error in the answer is left to the Python plan, which gives
+it exactly: a null where none may be (the statement writes a marker there, and the
+request runs in Python when the marker is in the answer), a field @requires refuses to
+the viewer, arguments the field refuses (a bad cursor, a page too large), a signed-out
+viewer, a failing statement.
+
+What compiles: root fields whose resolver declares `Pages` (connections: `totalCount`,
+`edges { cursor node }`, `pageInfo`), attribute fields read from a declared table's
+columns (Int, Boolean, String, ID, DateTime, enums), `id`, `__typename`, `related`
+fields whose batch function declares `One`, `batched` fields whose batch function
+declares `Pages` (a connection) or `Computed` (a leaf). Anything else (lists of objects,
+interfaces, other resolvers) keeps the plan's Python run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLEnumType, get_argument_values
+from strawberry.types.arguments import convert_arguments
+
+from guichet.resolvers import ids, sql
+from guichet.resolvers.sql import ColumnRef, Computed, One, Pages
+from guichet.resolvers.sql.values import as_bool, as_datetime
+from guichet.schema.execution.planner import FieldPlan, ObjectPlan, Plan, Shape
+
+log = logging.getLogger("guichet.planner")
+
+# Where the answer may hold no null but the database gave one, the statement writes this
+# JSON string instead (PostgreSQL text cannot hold a NUL character, so no value can look
+# like it), and the request runs in Python, which reports the error.
+MISSING = '"\\u0000"'
+_MISSING_SQL = "'\"\\u0000\"'::json"
+_TEXT_LEAVES = {"String", "ID"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawData:
+    """An answer's `data` as PostgreSQL wrote it (JSON text), and the objects it holds."""
+
+    text: str
+    objects: int
+
+
+class Unsupported(Exception):
+    """Something in the plan is not compiled: the plan runs in Python."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Slot:
+    """A value (`?`) or a GIVEN part of the statement, bound per request."""
+
+    given: bool
+    bind: Any
+
+
+def _encoded(type_name: str, number_sql: str) -> str:
+    """`ids.encode(type_name, n)` in SQL: url-safe base64 of "Type:n" without padding (no
+    line breaks: base64 breaks lines every 57 bytes, and ids are shorter)."""
+    return (
+        f"rtrim(translate(encode(convert_to('{type_name}:' || ({number_sql})::text, 'UTF8'),"
+        " 'base64'), '+/', '-_'), '=')"
+    )
+
+
+def _isoformat(column: str) -> str:
+    """`datetime.isoformat()` of a timestamptz, in UTC."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN"
+        f" EXTRACT(MICROSECONDS FROM {column})::bigint % 1000000 = 0 THEN ''"
+        f" ELSE to_char({utc}, '.US') END || '+00:00')"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json_literal(value: Any) -> str:
+    import orjson
+
+    return _literal(orjson.dumps(value).decode()) + "::json"
+
+
+class _Columns:
+    """A row of a table under an alias, as a key function sees it: attributes are columns."""
+
+    def __init__(self, alias: str, columns: dict[str, tuple[str, Any]]) -> None:
+        self._alias, self._columns = alias, columns
+
+    def __getattr__(self, attribute: str) -> ColumnRef:
+        found = self._columns.get(attribute)
+        if found is None or found[1] is not None:
+            raise Unsupported(f"the key reads {attribute}")
+        return ColumnRef(f"{self._alias}.{found[0]}")
+
+
+def _columns_of(table: sql.Table) -> dict[str, tuple[str, Any]]:
+    """Attribute → (column, converter) of a table's row type (the builder is positional)."""
+    found = getattr(table, "_attributes", None)
+    if found is None:
+        found = {
+            f.name: (column, table.converters[column])
+            for f, column in zip(dataclasses.fields(table.type), table.names, strict=False)
+        }
+        table._attributes = found
+    return found
+
+
+def _node_type(row_type: type) -> str | None:
+    """The type name a row's `id` property encodes (it must be ids.encode(name, pk))."""
+    if not isinstance(getattr(row_type, "id", None), property):
+        return None
+    probe = object.__new__(row_type)
+    try:
+        probe.pk = 987_654_321
+        decoded = ids.decode(probe.id)
+    except Exception:
+        return None
+    if decoded is None or decoded[1] != 987_654_321:
+        return None
+    return decoded[0] if ids.encode(decoded[0], 987_654_321) == probe.id else None
+
+
+class _Run:
+    """What one request fills in: the viewer, field arguments, keys and pages, once each."""
+
+    def __init__(self, schema: Any, context: Any, variables: dict) -> None:
+        self.schema, self.viewer, self.variables = schema, context.viewer, variables
+        self.memo: dict[Any, Any] = {}
+
+    def arguments(self, f: FieldPlan) -> dict:
+        key = ("arguments", f.fid)
+        if key not in self.memo:
+            self.memo[key] = convert_arguments(
+                get_argument_values(f.fdef, f.nodes[0], self.variables),
+                f.definition.arguments,
+                scalar_registry=self.schema.schema_converter.scalar_registry,
+                config=self.schema.config,
+            )
+        return self.memo[key]
+
+    def page(self, f: FieldPlan, source: Pages, given: Any, alias: str) -> sql.Page:
+        key = ("page", f.fid)
+        if key not in self.memo:
+            page = source.page(self.viewer, given(self), alias)
+            if page is None:
+                raise Unsupported("the field's page is answered in Python")
+            self.memo[key] = page
+        return self.memo[key]
+
+
+class CompiledAnswer:
+    """A plan's statement: its composed text, what binds each part, the roles it needs."""
+
+    def __init__(self, statement: sql.Statement, binders: list, roles: set) -> None:
+        self.statement, self.binders, self.roles = statement, binders, roles
+
+    async def run(self, schema: Any, context: Any, variables: dict) -> tuple[str, int] | None:
+        """(the answer's `data` as JSON text, the objects it holds), or None: the request
+        runs in Python."""
+        viewer = context.viewer
+        if viewer is None or not all(viewer.at_least(role) for role in self.roles):
+            log.debug("answered in Python: no viewer, or a field refused to the viewer")
+            return None
+        run = _Run(schema, context, variables)
+        try:
+            values = [bind(run) for bind in self.binders]
+        except Exception as error:  # refused arguments and the like: Python gives the error
+            log.debug("answered in Python: %r", error)
+            return None
+        try:
+            rows = await self.statement.fetch(*values)
+        except Exception:
+            log.warning("an answer built in SQL failed; answered in Python", exc_info=True)
+            return None
+        text = rows[0]["data"]
+        if MISSING in text:
+            log.debug("answered in Python: a null where none may be")
+            return None
+        return text, int(rows[0]["objects"])
+
+
+class Compiler:
+    def __init__(self, schema: Any, plan: Plan) -> None:
+        self.schema, self.plan = schema, plan
+        self.aliases = 0
+        self.roles: set = set()
+
+    def alias(self) -> str:
+        self.aliases += 1
+        return f"q{self.aliases}"
+
+    def compile(self) -> CompiledAnswer:
+        pairs, laterals, counts = [], [], []
+        for f in self.plan.root.fields:
+            if f.kind == "typename":
+                pairs.append((f.key, [_json_literal(self.plan.root.type.name)]))
+                continue
+            self.requirement(f)
+            source = self.source(
+                f.definition.base_resolver.wrapped_func if f.kind == "resolve" else None
+            )
+            if not isinstance(source, Pages):
+                raise Unsupported(f"root field {f.name}")
+            value, lateral, count = self.connection(f, source, lambda run, f=f: run.arguments(f))
+            pairs.append((f.key, self.required(f.shape, value)))
+            laterals.append(lateral)
+            counts.append(count)
+        tokens = [
+            "SELECT ", *self.object_sql(pairs), "::text AS data, (0",
+            *[t for c in counts for t in (" + ", *c)], ")::bigint AS objects FROM (SELECT 1) root_",
+            *[t for lateral in laterals for t in lateral],
+        ]  # fmt: skip
+        return self.finish(tokens)
+
+    def finish(self, tokens: list) -> CompiledAnswer:
+        parts: list = []
+        binders: list = []
+        text: list[str] = []
+        for token in tokens:
+            if isinstance(token, str):
+                text.append(token)
+            elif token.given:
+                parts += ["".join(text), sql.GIVEN]
+                text = []
+                binders.append(token.bind)
+            else:
+                text.append("?")
+                binders.append(token.bind)
+        parts.append("".join(text))
+        return CompiledAnswer(sql.statement(*[p for p in parts if p != ""]), binders, self.roles)
+
+    # ------------------------------------------------------------ parts
+
+    @staticmethod
+    def source(function: Any) -> Any:
+        return getattr(function, "in_sql", None)
+
+    def requirement(self, f: FieldPlan) -> None:
+        if f.requires is not None:
+            self.roles.add(f.requires.role)
+
+    @staticmethod
+    def object_sql(pairs: list) -> list:
+        out: list = ["json_build_object("]
+        for i, (key, value) in enumerate(pairs):
+            out += [", " if i else "", _literal(key), ", ", *value]
+        return [*out, ")"]
+
+    @staticmethod
+    def required(shape: Shape, value: list) -> list:
+        return ["COALESCE(", *value, f", {_MISSING_SQL})"] if shape.nonnull else value
+
+    def fields(self, obj: ObjectPlan, table: sql.Table, alias: str):
+        """An object's fields read from a row of `table` under `alias`: (key, value)
+        pairs, the laterals they need, and the objects they add (SQL counts)."""
+        columns = _columns_of(table)
+        pairs, laterals, counts = [], [], []
+        for f in obj.fields:
+            self.requirement(f)
+            if f.kind == "typename":
+                pairs.append((f.key, [_json_literal(obj.type.name)]))
+            elif f.kind == "attr":
+                pairs.append((f.key, self.required(f.shape, [self.attribute(f, table, alias)])))
+            elif f.kind == "related":
+                value, lateral, count = self.one(f, self.source(f.batch), columns, alias)
+                pairs.append((f.key, self.required(f.shape, value)))
+                laterals.append(lateral)
+                counts.append(count)
+            elif f.kind == "keyed":
+                source = self.source(f.batch)
+                row = _Columns(alias, columns)
+                given = lambda run, f=f, row=row: f.key_of(row, **run.arguments(f))  # noqa: E731
+                if isinstance(source, Computed):
+                    pairs.append((f.key, self.required(f.shape, self.computed(f, source, given))))
+                elif isinstance(source, Pages):
+                    value, lateral, count = self.connection(f, source, given)
+                    pairs.append((f.key, self.required(f.shape, value)))
+                    laterals.append(lateral)
+                    counts.append(count)
+                else:
+                    raise Unsupported(f"{obj.type.name}.{f.name}")
+            else:
+                raise Unsupported(f"{obj.type.name}.{f.name} ({f.kind})")
+        return pairs, laterals, counts
+
+    def attribute(self, f: FieldPlan, table: sql.Table, alias: str) -> str:
+        shape = f.shape
+        if shape.kind != "leaf":
+            raise Unsupported(f"{f.name}: not a leaf")
+        if f.attr == "id" and shape.type.name == "ID":
+            name = _node_type(table.type)
+            if name is None:
+                raise Unsupported(f"the id of {table.type.__name__}")
+            return f"to_json({_encoded(name, f'{alias}.id')})"
+        found = _columns_of(table).get(f.attr)
+        if found is None:
+            raise Unsupported(f"{table.type.__name__}.{f.attr} is not a column")
+        return self.leaf(f"{alias}.{found[0]}", found[1], shape.type)
+
+    def leaf(self, column: str, convert: Any, gtype: Any) -> str:
+        inner = getattr(convert, "inner", None)
+        optional = inner is not None
+        convert = inner if optional else convert
+        name = gtype.name
+        if convert is None and name in _TEXT_LEAVES:
+            return f"to_json(({column})::text)"
+        if (convert is None and name == "Int") or (convert is as_bool and name == "Boolean"):
+            return f"to_json({column})"
+        if convert is as_datetime and name == "DateTime":
+            probe = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
+            if gtype.serialize(probe) != probe.isoformat():
+                raise Unsupported("DateTime is not isoformat")
+            return f"to_json({_isoformat(column)})"
+        if (
+            isinstance(convert, type)
+            and issubclass(convert, Enum)
+            and isinstance(gtype, GraphQLEnumType)
+        ):
+            cases = []
+            for member in convert:
+                if not isinstance(member.value, str):
+                    raise Unsupported(f"{convert.__name__} is not stored as text")
+                cases.append(
+                    f" WHEN {_literal(member.value)} THEN {_json_literal(gtype.serialize(member))}"
+                )
+            head = (
+                f"CASE COALESCE({column}, '') WHEN '' THEN NULL" if optional else f"CASE {column}"
+            )
+            return f"{head}{''.join(cases)} ELSE {_MISSING_SQL} END"
+        raise Unsupported(f"a {name} leaf from {convert!r}")
+
+    def computed(self, f: FieldPlan, source: Computed, given: Any) -> list:
+        if f.shape.kind != "leaf" or f.shape.type.name not in (*_TEXT_LEAVES, "Int", "Boolean"):
+            raise Unsupported(f"{f.name}: a computed {f.shape.type}")
+        cast = "::text" if f.shape.type.name in _TEXT_LEAVES else ""
+        bind = lambda run: source.expression(run.viewer, given(run))  # noqa: E731
+        return ["to_json((", _Slot(True, bind), f"){cast})"]
+
+    def one(self, f: FieldPlan, source: Any, columns: dict, alias: str):
+        if not isinstance(source, One) or f.shape.kind != "object":
+            raise Unsupported(f"{f.name}: related {f.shape.kind}")
+        key = columns.get(f.attr)
+        if key is None or key[1] is not None:
+            raise Unsupported(f"{f.name}: its key is not a column")
+        row, name = self.alias(), self.alias()
+        pairs, laterals, counts = self.fields(f.shape.object, source.table, row)
+        visible = source.visible
+        condition = (
+            [" AND ", _Slot(True, lambda run: "TRUE" if visible(run.viewer) else "FALSE")]
+            if visible is not None
+            else []
+        )
+        lateral = [
+            " LEFT JOIN LATERAL (SELECT ", *self.object_sql(pairs), " AS j, (1",
+            *[t for c in counts for t in (" + ", *c)],
+            f") AS n FROM {_quoted(source.table.name)} {row}",
+            *[t for lat in laterals for t in lat],
+            f" WHERE {row}.{source.column} = {alias}.{key[0]}", *condition, f") {name} ON TRUE",
+        ]  # fmt: skip
+        return [f"{name}.j"], lateral, [f"COALESCE({name}.n, 0)"]
+
+    def connection(self, f: FieldPlan, source: Pages, given: Any):
+        """A page of rows as a connection: `(value, lateral, count)`."""
+        shape = f.shape
+        if shape.kind != "object" or not shape.type.name.endswith("Connection"):
+            raise Unsupported(f"{f.name}: pages of a {shape.type}")
+        table, row, name = source.table, source.alias or self.alias(), self.alias()
+
+        def page(run: _Run) -> sql.Page:
+            return run.page(f, source, given, row)
+
+        condition = _Slot(True, lambda run: page(run).condition)
+        order = _Slot(True, lambda run: page(run).order)
+
+        def offset() -> list:
+            return ["(", _Slot(False, lambda run: page(run).offset), "::bigint)"]
+
+        total = [f"(SELECT COUNT(*) FROM {_quoted(table.name)} {row} WHERE ", condition, ")"]
+        size = [f"COUNT({row}.pos_)"]
+
+        pairs, laterals, counts = [], [], [["1"]]
+        for cf in shape.object.fields:
+            self.requirement(cf)
+            if cf.kind == "typename":
+                pairs.append((cf.key, [_json_literal(shape.object.type.name)]))
+            elif cf.name == "totalCount":
+                pairs.append((cf.key, ["to_json(", *total, ")"]))
+            elif cf.name == "pageInfo":
+                info = []
+                for pf in cf.shape.object.fields:
+                    if pf.kind == "typename":
+                        value = [_json_literal(cf.shape.object.type.name)]
+                    elif pf.name == "hasNextPage":
+                        value = ["to_json(", *offset(), " + ", *size, " < ", *total, ")"]
+                    elif pf.name == "hasPreviousPage":
+                        value = ["to_json(", *offset(), " > 0)"]
+                    elif pf.name in ("startCursor", "endCursor"):
+                        at = ["1"] if pf.name == "startCursor" else size
+                        value = [
+                            f"to_json(CASE WHEN {size[0]} > 0 THEN ",
+                            *_encoded_tokens("cursor", [*offset(), " + ", *at]), " END)",
+                        ]  # fmt: skip
+                    else:
+                        raise Unsupported(f"PageInfo.{pf.name}")
+                    info.append((pf.key, value))
+                pairs.append((cf.key, self.object_sql(info)))
+                counts.append(["1"])
+            elif cf.name == "edges":
+                edge_pairs, per_edge = [], ["1"]
+                for ef in cf.shape.item.object.fields:
+                    if ef.kind == "typename":
+                        edge_pairs.append((ef.key, [_json_literal(cf.shape.item.object.type.name)]))
+                    elif ef.name == "cursor":
+                        edge_pairs.append(
+                            (
+                                ef.key,
+                                [
+                                    "to_json(",
+                                    *_encoded_tokens("cursor", [*offset(), f" + {row}.pos_"]),
+                                    ")",
+                                ],
+                            )
+                        )
+                    elif ef.name == "node" and ef.shape.kind == "object":
+                        self.requirement(ef)
+                        node, node_laterals, node_counts = self.fields(ef.shape.object, table, row)
+                        edge_pairs.append((ef.key, self.object_sql(node)))
+                        laterals += node_laterals
+                        per_edge.append("1")
+                        counts += [["COALESCE(SUM(", *c, "), 0)"] for c in node_counts]
+                    else:
+                        raise Unsupported(f"Edge.{ef.name}")
+                built = self.object_sql(edge_pairs)
+                pairs.append((cf.key, [
+                    "COALESCE(json_agg(", *built, f" ORDER BY {row}.pos_), '[]'::json)",
+                ]))  # fmt: skip
+                counts.append([f"{size[0]} * {len(per_edge)}"])
+            else:
+                raise Unsupported(f"connection field {cf.name}")
+        rows = [
+            f"(SELECT {row}.*, ROW_NUMBER() OVER (ORDER BY ", order, f") AS pos_ FROM (SELECT {row}.*"
+            f" FROM {_quoted(table.name)} {row} WHERE ", condition, " ORDER BY ", order,
+            " LIMIT ", _Slot(False, lambda run: page(run).limit), " OFFSET ",
+            _Slot(False, lambda run: page(run).offset), f") {row}) {row}",
+        ]  # fmt: skip
+        lateral = [
+            " LEFT JOIN LATERAL (SELECT ", *self.object_sql(pairs), " AS j, (",
+            *[t for i, c in enumerate(counts) for t in ((" + " if i else ""), *c)],
+            ") AS n FROM ", *rows, *[t for lat in laterals for t in lat], f") {name} ON TRUE",
+        ]  # fmt: skip
+        return [f"{name}.j"], lateral, [f"COALESCE({name}.n, 0)"]
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
+def _encoded_tokens(type_name: str, number: list) -> list:
+    """`_encoded` around tokens (slots included)."""
+    head, tail = _encoded(type_name, "\x00").split("\x00")
+    return [head, *number, tail]
+
+
+def compiled_answer(schema: Any, plan: Plan) -> CompiledAnswer | None:
+    """The plan's statement, compiled on first use; None when the plan runs in Python."""
+    found = getattr(plan, "answer", None)
+    if found is None:
+        try:
+            found = Compiler(schema, plan).compile()
+        except Unsupported as reason:
+            log.debug("answered in Python: %s", reason)
+            found = str(reason)
+        plan.answer = found
+    return found if isinstance(found, CompiledAnswer) else None
