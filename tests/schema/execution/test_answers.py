@@ -136,10 +136,9 @@ async def test_refused_arguments_are_answered_in_python_with_their_error(gql, ag
     assert len(from_the_end["data"]["tickets"]["edges"]) == 3
 
 
-async def test_sqlite_and_the_setting_off_shape_answers_in_python(gql, agent, app, monkeypatch):
-    from dataclasses import replace
-
-    monkeypatch.setattr(app.state, "settings", replace(app.state.settings, sql_answers=False))
+async def test_with_the_setting_off_answers_are_shaped_in_python(settings, agent):
     answered = _answered_in_sql()
-    body = await gql(DASHBOARD, as_=agent)
-    assert "errors" not in body and answered() == 0
+    async with limited(settings, sql_answers=False) as (_, http):
+        response = await post(http, DASHBOARD, as_=agent)
+    assert response.status_code == 200 and "errors" not in response.json()
+    assert answered() == 0
