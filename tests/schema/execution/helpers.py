@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from guichet.resolvers.context import Batch, Context
-from guichet.schema.execution import STATS
+from guichet.schema.execution import STATS, RawData
 
 
 class SwappingContext(Context):
@@ -34,12 +36,15 @@ def swapped(batch: Batch, change: Callable[[Any, Any], Any]) -> dict[Batch, Batc
 
 
 def context(app, viewer, *, planner: bool, swaps: dict | None = None) -> Context:
-    settings = replace(app.state.settings, planner=planner)
+    """A request's context. Swapped batch functions are Python's: a context with swaps
+    shapes its answers in Python (not in SQL: schema/execution/answers.py)."""
+    settings = replace(app.state.settings, planner=planner, sql_answers=not swaps)
     return SwappingContext(settings, viewer, app.state.bus, swaps=swaps)
 
 
 def answer(result: Any) -> dict:
-    body: dict = {"data": result.data}
+    data = result.data
+    body: dict = {"data": orjson.loads(data.text) if isinstance(data, RawData) else data}
     if result.errors:
         body["errors"] = [e.formatted for e in result.errors]
     return body
