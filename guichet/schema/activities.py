@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -18,9 +17,7 @@ from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node, page_size
 from guichet.schema.requires import requires
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
+from guichet.schema.ticket_ref import LazyTicket
 
 ActivityKind = strawberry.enum(models.ActivityKind, name="ActivityKind")
 ReminderChannel = strawberry.enum(models.ReminderChannel, name="ReminderChannel")
@@ -41,9 +38,7 @@ class Activity(Node):
     completed_at: datetime | None
     created_at: datetime
     updated_at: datetime
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] = related(
-        tickets.tickets_by_id, key="ticket_id"
-    )
+    ticket: LazyTicket = related(tickets.tickets_by_id, key="ticket_id")
     owner: User = related(
         people.users_by_id,
         key="owner_id",

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -17,10 +16,8 @@ from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Connection, Node, after_position, connection, page_size
+from guichet.schema.ticket_ref import LazyTicket
 from guichet.subscriptions import approvals as live
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
 
 ApprovalStatus = strawberry.enum(models.ApprovalStatus, name="ApprovalStatus")
 
@@ -49,9 +46,7 @@ class ApprovalRequest(Node):
     status: ApprovalStatus
     decided_at: datetime | None
     created_at: datetime
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] = related(
-        tickets.tickets_by_id, key="ticket_id"
-    )
+    ticket: LazyTicket = related(tickets.tickets_by_id, key="ticket_id")
     created_by: User = related(
         people.users_by_id, key="created_by_id", description="The agent who created the request."
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,9 +14,7 @@ from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.ticket_enums import Channel
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
+from guichet.schema.ticket_ref import LazyTicket
 
 
 @strawberry.type(description="A reply or an internal note on a ticket.")
@@ -60,7 +57,7 @@ class AddCommentInput:
 @payload
 class CommentPayload:
     comment: Comment | None = None
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
+    ticket: LazyTicket | None = None
 
 
 @strawberry.type

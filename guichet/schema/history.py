@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,10 +15,8 @@ from guichet.schema.fields import related
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.ticket_enums import Channel, TicketEventKind
+from guichet.schema.ticket_ref import LazyTicket
 from guichet.subscriptions import history as live_history
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
 
 
 @strawberry.type(
@@ -43,9 +40,7 @@ class TicketEvent(Node):
         key="actor_id",
         description="Null for automatic actions (rules, reminders, system).",
     )
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] = related(
-        tickets.tickets_by_id, key="ticket_id"
-    )
+    ticket: LazyTicket = related(tickets.tickets_by_id, key="ticket_id")
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

@@ -4,7 +4,7 @@ mutations that write them."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -17,9 +17,7 @@ from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
+from guichet.schema.ticket_ref import LazyTicket
 
 SatisfactionScore = strawberry.enum(models.SatisfactionScore, name="SatisfactionScore")
 
@@ -114,7 +112,7 @@ class UpdateArticleInput:
 @payload
 class ResolutionPayload:
     resolution: Resolution | None = None
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
+    ticket: LazyTicket | None = None
 
 
 @payload

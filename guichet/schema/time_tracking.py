@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -24,9 +24,7 @@ from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.requires import requires
-
-if TYPE_CHECKING:
-    from guichet.schema.tickets import Ticket
+from guichet.schema.ticket_ref import LazyTicket
 
 BillStatus = strawberry.enum(
     models.BillStatus,
@@ -60,9 +58,7 @@ class TimeEntry(Node):
     )
     invoice_ref: str | None = strawberry.field(description="The invoice that billed the entry.")
     billed_at: datetime | None
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] = related(
-        tickets.tickets_by_id, key="ticket_id"
-    )
+    ticket: LazyTicket = related(tickets.tickets_by_id, key="ticket_id")
     agent: User = related(people.users_by_id, key="agent_id")
 
     @classmethod
@@ -143,7 +139,7 @@ class TimeEntryPayload:
 @payload
 class DeleteTimeEntryPayload:
     deleted_time_entry_id: strawberry.ID | None = None
-    ticket: Annotated[Ticket, strawberry.lazy("guichet.schema.tickets")] | None = None
+    ticket: LazyTicket | None = None
 
 
 @payload
