@@ -94,6 +94,9 @@ class TransportHandler(BudgetedTransportWSHandler):
             await super().handle_connection_init(message)
         except CannotCheckCredentials:
             await self.websocket.close(code=TRY_AGAIN_LATER, reason="Try again later")
+        # The init timer is cancelled: not kept (with its CancelledError and traceback)
+        # for the connection's whole life.
+        self.connection_init_timeout_task = None
 
 
 class LegacyHandler(BudgetedLegacyWSHandler):

@@ -59,7 +59,9 @@ async def ticket_history(
                 yield event
         member.go_live()
         if operation.detach is not None and not member.ended.done():
-            # The protocol handler keeps the subscription; this execution ends here.
+            # The protocol handler keeps the subscription; this execution ends here, and
+            # what the replay loaded is not needed while it is live.
+            context.next_event()
             operation.detach(member)
             detached = True
             return
