@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 
 from guichet.models.people import Role as RoleValue
+from guichet.resolvers import sql
 from guichet.resolvers.errors import Refused
 from guichet.resolvers.people import accounts, auth, people
 from guichet.schema.enums import Role, UserRoleInput
@@ -149,6 +150,7 @@ class GroupMembershipInput:
 @strawberry.type
 class PeopleQuery:
     @strawberry.field(description="The signed-in user.")
+    @sql.answers_in_sql(sql.Found(people.USER, people.me_in_sql))
     async def me(self, info: strawberry.Info) -> User | None:
         viewer = info.context.require_viewer()
         return await info.context.loader(people.users_by_id).load(viewer.id)

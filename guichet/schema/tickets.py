@@ -250,6 +250,10 @@ def _ticket_list_page(viewer: Viewer, arguments: dict, alias: str) -> sql.Page |
     return sql.Page(where.part, order, offset, limit)
 
 
+# (Named here: inside TicketQuery, `tickets` is the field.)
+_ONE_TICKET = sql.Found(tickets.TICKET, tickets.by_number_in_sql)
+
+
 @strawberry.type
 class TicketQuery:
     @strawberry.field(
@@ -298,6 +302,7 @@ class TicketQuery:
     @strawberry.field(
         description="One ticket by its number; null when it does not exist or is not visible."
     )
+    @sql.answers_in_sql(_ONE_TICKET)
     async def ticket(self, info: strawberry.Info, number: int) -> Ticket | None:
         return await tickets.ticket_by_number(info.context, number)
 

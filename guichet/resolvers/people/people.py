@@ -142,6 +142,11 @@ async def emails_for_viewer(context: Context, keys: Sequence[tuple[int, str]]) -
     return [email if access.can_read_email(viewer, pk) else None for pk, email in keys]
 
 
+def me_in_sql(viewer: Viewer, arguments: dict, alias: str) -> tuple[str, list]:
+    """The viewer's own row, for an answer built in SQL (resolvers/sql/sources.py)."""
+    return f"{alias}.id = $1", [viewer.id]
+
+
 @sql.answers_in_sql(sql.One(USER))
 async def users_by_id(context: Context, keys: Sequence[int]) -> list[UserRow | None]:
     return sql.in_key_order(keys, await _USERS_BY_ID.fetch(keys), USER.row)

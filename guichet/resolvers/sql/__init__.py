@@ -48,6 +48,7 @@ from guichet.resolvers.sql.dialects import dialect, execute, fetch
 from guichet.resolvers.sql.sources import (
     ColumnRef,
     Computed,
+    Found,
     One,
     Page,
     Pages,
@@ -77,6 +78,7 @@ __all__ = [
     "Column",
     "ColumnRef",
     "Computed",
+    "Found",
     "One",
     "Page",
     "Pages",

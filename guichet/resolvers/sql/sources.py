@@ -12,6 +12,8 @@ conditions:
   alias)` answers a `Page` for the table under `alias`: the key a `batched` field computes
   (whose parent columns are `ColumnRef`s), or a root field's arguments; None when the
   request must run in Python (its errors are the resolver's to give);
+- `Found(table, condition)`: a root field's one row (or null), `condition(viewer,
+  arguments, alias)` picking it;
 - `Computed(expression)`: a leaf computed from the key's columns, `expression(viewer,
   key)` giving SQL text, or (text, parameters numbered from $1).
 
@@ -66,11 +68,21 @@ class Pages:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """A root field's one row of `table` (or null): `condition(viewer, arguments, alias)`
+    picks it (text, or text and parameters numbered from $1); None: answered in Python."""
+
+    table: Table
+    condition: Callable[[Any, dict, str], Condition | None]
+    alias: str | None = None  # the alias `condition` writes its SQL for (None: any)
+
+
+@dataclass(frozen=True, slots=True)
 class Computed:
     expression: Callable[[Any, Any], Condition]
 
 
-def answers_in_sql(source: One | Pages | Computed) -> Callable[[Any], Any]:
+def answers_in_sql(source: One | Pages | Found | Computed) -> Callable[[Any], Any]:
     """Marks a batch function (or a root resolver) with the SQL of what it loads."""
 
     def mark(function: Any) -> Any:

@@ -114,6 +114,12 @@ async def tickets_by_id(context: Context, keys: Sequence[int]) -> list[TicketRow
     return sql.in_key_order(keys, await _BY_ID.fetch(keys, visible), TICKET.row)
 
 
+def by_number_in_sql(viewer: Viewer, arguments: dict, alias: str) -> tuple[str, list]:
+    """`ticket_by_number`'s row, for an answer built in SQL (resolvers/sql/sources.py)."""
+    visible, params = access.visible_tickets_condition(viewer, alias, 2)
+    return f"{alias}.number = $1 AND {visible}", [arguments["number"], *params]
+
+
 async def ticket_by_number(context: Context, number: int) -> TicketRow | None:
     viewer = context.require_viewer()
     rows = await _BY_NUMBER.fetch(number, access.visible_tickets_condition(viewer, "t", 1))

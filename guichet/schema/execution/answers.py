@@ -19,7 +19,7 @@ the viewer, arguments the field refuses (a bad cursor, a page too large), a sign
 viewer, a failing statement.
 
 What compiles: root fields whose resolver declares `Pages` (connections: `totalCount`,
-`edges { cursor node }`, `pageInfo`), attribute fields read from a declared table's
+`edges { cursor node }`, `pageInfo`) or `Found` (one row or null: `ticket(number:)`, `me`), attribute fields read from a declared table's
 columns (Int, Boolean, String, ID, DateTime, enums), `id`, `__typename`, `related`
 fields whose batch function declares `One`, `batched` fields whose batch function
 declares `Pages` (a connection) or `Computed` (a leaf). Anything else (lists of objects,
@@ -38,7 +38,7 @@ from graphql import GraphQLEnumType, get_argument_values
 from strawberry.types.arguments import convert_arguments
 
 from guichet.resolvers import ids, sql
-from guichet.resolvers.sql import ColumnRef, Computed, One, Pages
+from guichet.resolvers.sql import ColumnRef, Computed, Found, One, Pages
 from guichet.resolvers.sql.values import as_bool, as_datetime
 from guichet.schema.execution.planner import FieldPlan, ObjectPlan, Plan, Shape
 
@@ -220,9 +220,14 @@ class Compiler:
             source = self.source(
                 f.definition.base_resolver.wrapped_func if f.kind == "resolve" else None
             )
-            if not isinstance(source, Pages):
+            if isinstance(source, Pages):
+                value, lateral, count = self.connection(
+                    f, source, lambda run, f=f: run.arguments(f)
+                )
+            elif isinstance(source, Found):
+                value, lateral, count = self.found(f, source)
+            else:
                 raise Unsupported(f"root field {f.name}")
-            value, lateral, count = self.connection(f, source, lambda run, f=f: run.arguments(f))
             pairs.append((f.key, self.required(f.shape, value)))
             laterals.append(lateral)
             counts.append(count)
@@ -363,20 +368,39 @@ class Compiler:
         key = columns.get(f.attr)
         if key is None or key[1] is not None:
             raise Unsupported(f"{f.name}: its key is not a column")
-        row, name = self.alias(), self.alias()
-        pairs, laterals, counts = self.fields(f.shape.object, source.table, row)
+        row = self.alias()
         visible = source.visible
-        condition = (
-            [" AND ", _Slot(True, lambda run: "TRUE" if visible(run.viewer) else "FALSE")]
-            if visible is not None
-            else []
-        )
+        condition = [f"{row}.{source.column} = {alias}.{key[0]}"]
+        if visible is not None:
+            condition += [
+                " AND ",
+                _Slot(True, lambda run: "TRUE" if visible(run.viewer) else "FALSE"),
+            ]
+        return self.row_object(f, source.table, row, condition)
+
+    def found(self, f: FieldPlan, source: Found):
+        """A root field's one row (or null): `(value, lateral, count)`."""
+        if f.shape.kind != "object":
+            raise Unsupported(f"{f.name}: a {f.shape.kind}")
+        row = source.alias or self.alias()
+
+        def condition(run: _Run) -> Any:
+            found = source.condition(run.viewer, run.arguments(f), row)
+            if found is None:
+                raise Unsupported("the field's row is answered in Python")
+            return found
+
+        return self.row_object(f, source.table, row, [_Slot(True, condition)])
+
+    def row_object(self, f: FieldPlan, table: sql.Table, row: str, condition: list):
+        """The object of at most one row of `table` (under `row`) the condition picks."""
+        name = self.alias()
+        pairs, laterals, counts = self.fields(f.shape.object, table, row)
         lateral = [
             " LEFT JOIN LATERAL (SELECT ", *self.object_sql(pairs), " AS j, (1",
             *[t for c in counts for t in (" + ", *c)],
-            f") AS n FROM {_quoted(source.table.name)} {row}",
-            *[t for lat in laterals for t in lat],
-            f" WHERE {row}.{source.column} = {alias}.{key[0]}", *condition, f") {name} ON TRUE",
+            f") AS n FROM {_quoted(table.name)} {row}", *[t for lat in laterals for t in lat],
+            " WHERE ", *condition, f") {name} ON TRUE",
         ]  # fmt: skip
         return [f"{name}.j"], lateral, [f"COALESCE({name}.n, 0)"]
 

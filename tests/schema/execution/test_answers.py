@@ -142,3 +142,32 @@ async def test_with_the_setting_off_answers_are_shaped_in_python(settings, agent
         response = await post(http, DASHBOARD, as_=agent)
     assert response.status_code == 200 and "errors" not in response.json()
     assert answered() == 0
+
+
+@pytest.mark.usefixtures("postgres_only")
+async def test_one_ticket_and_me_are_written_by_postgres_for_whoever_may_see_them(
+    gql, agent, end_user, other_customer
+):
+    query = """query One($n: Int!) {
+      me { id name email role }
+      ticket(number: $n) { number subject requester { id email } assignee { name }
+        comments(first: 3, order: OLDEST_FIRST) { totalCount edges { cursor node { body } } } }
+    }"""
+    mine = await gql("{ tickets(first: 1) { edges { node { number } } } }", as_=end_user)
+    number = mine["data"]["tickets"]["edges"][0]["node"]["number"]
+    answered = _answered_in_sql()
+    seen = await gql(query, {"n": number}, as_=agent)
+    own = await gql(query, {"n": number}, as_=end_user)
+    hidden = await gql(query, {"n": number}, as_=other_customer)
+    missing = await gql(query, {"n": 999}, as_=agent)
+    assert answered() == 4
+    assert seen["data"]["ticket"]["number"] == number and seen["data"]["me"]["role"] == "AGENT"
+    assert own["data"]["ticket"]["requester"]["email"] == end_user.row.email_address
+    assert hidden["data"]["ticket"] is None and hidden["data"]["me"]["id"] == other_customer.row.id
+    assert missing["data"]["ticket"] is None
+
+
+async def test_signed_out_the_root_fields_answer_their_errors(gql):
+    answered = _answered_in_sql()
+    body = await gql("{ me { id } ticket(number: 1) { number } }")
+    assert answered() == 0 and body["errors"]
