@@ -29,6 +29,7 @@ from guichet.resolvers.context import Viewer
 from guichet.resolvers.people import accounts, auth, people
 from guichet.server.app import create_app
 from guichet.server.auth import context_for
+from guichet.server.lean_websocket import WEBSOCKET_OPTIONS
 from guichet.server.settings import Settings
 
 PASSWORD = "correct horse battery staple"
@@ -387,7 +388,14 @@ async def live_server(app) -> AsyncIterator[str]:
     """The same app served by uvicorn on loopback, for real websocket and HTTP clients."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_level="warning",
+            **WEBSOCKET_OPTIONS,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on

@@ -92,6 +92,8 @@ def serve(
     """Apply pending migrations, then serve the API at /graphql."""
     import uvicorn
 
+    from guichet.server.lean_websocket import WEBSOCKET_OPTIONS
+
     settings = _settings()
     if workers > 1 and settings.is_sqlite:
         raise _fail(
@@ -113,10 +115,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
-        ws_max_size=1024 * 1024,
-        # Live events are small JSON frames written to many sockets at once: compression
-        # would cost each socket ~100 KiB of zlib state and compress each frame per socket.
-        ws_per_message_deflate=False,
+        **WEBSOCKET_OPTIONS,
         access_log=access_log,
         # Who the client is behind a proxy is GUICHET_TRUSTED_PROXIES' call alone.
         proxy_headers=False,
