@@ -351,6 +351,17 @@ class StatementCounter(logging.Handler):
 
 
 @pytest.fixture
+def python_answers(app):
+    """Every answer shaped in Python, for tests that change a Python loader: on PostgreSQL
+    the planner would otherwise answer from SQL without calling it
+    (schema/execution/answers.py)."""
+    settings = app.state.settings
+    app.state.settings = replace(settings, sql_answers=False)
+    yield
+    app.state.settings = settings
+
+
+@pytest.fixture
 def count_statements(app):
     """`with count_statements() as counter:` counts SQL statements sent to the database.
     Each counted block starts with no remembered sign-ins, so every request counts its

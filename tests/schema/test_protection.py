@@ -78,7 +78,7 @@ async def test_field_suggestions_are_not_given(gql, agent):
 
 
 async def test_unexpected_errors_are_masked_but_validation_messages_are_not(
-    gql, agent, monkeypatch
+    gql, agent, monkeypatch, python_answers
 ):
     async def broken(context, keys):
         raise RuntimeError('relation "user" does not exist; asyncpg.exceptions.UndefinedTableError')
