@@ -6,6 +6,11 @@ generated code (codegen.py) shapes the result, relations load once per batch fun
 level. Everything else runs through strawberry and graphql-core unchanged: same `data`,
 same `errors`. `GUICHET_PLANNER=off` turns it off.
 
+On PostgreSQL, a plan whose fields all say what they are in SQL (`resolvers/sql/sources.py`)
+is answered by one statement that writes the JSON (answers.py, answer_leaves.py): the
+ticket list with people and comment pages, `ticket(number:)`, `me`. `GUICHET_SQL_ANSWERS=off`
+shapes every answer in Python.
+
 Runs planned:
 - queries (not mutations, not subscriptions);
 - fields merged by response key, aliases, fragments and inline fragments (on object types,

@@ -30,26 +30,30 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 
-from graphql import GraphQLEnumType, get_argument_values
+from graphql import get_argument_values
 from strawberry.types.arguments import convert_arguments
 
-from guichet.resolvers import ids, sql
+from guichet.resolvers import sql
 from guichet.resolvers.sql import ColumnRef, Computed, Found, One, Pages
-from guichet.resolvers.sql.values import as_bool, as_datetime
+from guichet.schema.execution.answer_leaves import (
+    MISSING,
+    MISSING_SQL,
+    TEXT_LEAVES,
+    Unsupported,
+    columns_of,
+    encoded,
+    encoded_tokens,
+    json_literal,
+    leaf,
+    literal,
+    node_type,
+    quoted,
+)
 from guichet.schema.execution.planner import FieldPlan, ObjectPlan, Plan, Shape
 
 log = logging.getLogger("guichet.planner")
-
-# Where the answer may hold no null but the database gave one, the statement writes this
-# JSON string instead (PostgreSQL text cannot hold a NUL character, so no value can look
-# like it), and the request runs in Python, which reports the error.
-MISSING = '"\\u0000"'
-_MISSING_SQL = "'\"\\u0000\"'::json"
-_TEXT_LEAVES = {"String", "ID"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,45 +64,12 @@ class RawData:
     objects: int
 
 
-class Unsupported(Exception):
-    """Something in the plan is not compiled: the plan runs in Python."""
-
-
 @dataclasses.dataclass(slots=True)
 class _Slot:
     """A value (`?`) or a GIVEN part of the statement, bound per request."""
 
     given: bool
     bind: Any
-
-
-def _encoded(type_name: str, number_sql: str) -> str:
-    """`ids.encode(type_name, n)` in SQL: url-safe base64 of "Type:n" without padding (no
-    line breaks: base64 breaks lines every 57 bytes, and ids are shorter)."""
-    return (
-        f"rtrim(translate(encode(convert_to('{type_name}:' || ({number_sql})::text, 'UTF8'),"
-        " 'base64'), '+/', '-_'), '=')"
-    )
-
-
-def _isoformat(column: str) -> str:
-    """`datetime.isoformat()` of a timestamptz, in UTC."""
-    utc = f"({column} AT TIME ZONE 'UTC')"
-    return (
-        f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN"
-        f" EXTRACT(MICROSECONDS FROM {column})::bigint % 1000000 = 0 THEN ''"
-        f" ELSE to_char({utc}, '.US') END || '+00:00')"
-    )
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _json_literal(value: Any) -> str:
-    import orjson
-
-    return _literal(orjson.dumps(value).decode()) + "::json"
 
 
 class _Columns:
@@ -112,33 +83,6 @@ class _Columns:
         if found is None or found[1] is not None:
             raise Unsupported(f"the key reads {attribute}")
         return ColumnRef(f"{self._alias}.{found[0]}")
-
-
-def _columns_of(table: sql.Table) -> dict[str, tuple[str, Any]]:
-    """Attribute → (column, converter) of a table's row type (the builder is positional)."""
-    found = getattr(table, "_attributes", None)
-    if found is None:
-        found = {
-            f.name: (column, table.converters[column])
-            for f, column in zip(dataclasses.fields(table.type), table.names, strict=False)
-        }
-        table._attributes = found
-    return found
-
-
-def _node_type(row_type: type) -> str | None:
-    """The type name a row's `id` property encodes (it must be ids.encode(name, pk))."""
-    if not isinstance(getattr(row_type, "id", None), property):
-        return None
-    probe = object.__new__(row_type)
-    try:
-        probe.pk = 987_654_321
-        decoded = ids.decode(probe.id)
-    except Exception:
-        return None
-    if decoded is None or decoded[1] != 987_654_321:
-        return None
-    return decoded[0] if ids.encode(decoded[0], 987_654_321) == probe.id else None
 
 
 class _Run:
@@ -214,7 +158,7 @@ class Compiler:
         pairs, laterals, counts = [], [], []
         for f in self.plan.root.fields:
             if f.kind == "typename":
-                pairs.append((f.key, [_json_literal(self.plan.root.type.name)]))
+                pairs.append((f.key, [json_literal(self.plan.root.type.name)]))
                 continue
             self.requirement(f)
             source = self.source(
@@ -269,22 +213,22 @@ class Compiler:
     def object_sql(pairs: list) -> list:
         out: list = ["json_build_object("]
         for i, (key, value) in enumerate(pairs):
-            out += [", " if i else "", _literal(key), ", ", *value]
+            out += [", " if i else "", literal(key), ", ", *value]
         return [*out, ")"]
 
     @staticmethod
     def required(shape: Shape, value: list) -> list:
-        return ["COALESCE(", *value, f", {_MISSING_SQL})"] if shape.nonnull else value
+        return ["COALESCE(", *value, f", {MISSING_SQL})"] if shape.nonnull else value
 
     def fields(self, obj: ObjectPlan, table: sql.Table, alias: str):
         """An object's fields read from a row of `table` under `alias`: (key, value)
         pairs, the laterals they need, and the objects they add (SQL counts)."""
-        columns = _columns_of(table)
+        columns = columns_of(table)
         pairs, laterals, counts = [], [], []
         for f in obj.fields:
             self.requirement(f)
             if f.kind == "typename":
-                pairs.append((f.key, [_json_literal(obj.type.name)]))
+                pairs.append((f.key, [json_literal(obj.type.name)]))
             elif f.kind == "attr":
                 pairs.append((f.key, self.required(f.shape, [self.attribute(f, table, alias)])))
             elif f.kind == "related":
@@ -314,51 +258,19 @@ class Compiler:
         if shape.kind != "leaf":
             raise Unsupported(f"{f.name}: not a leaf")
         if f.attr == "id" and shape.type.name == "ID":
-            name = _node_type(table.type)
+            name = node_type(table.type)
             if name is None:
                 raise Unsupported(f"the id of {table.type.__name__}")
-            return f"to_json({_encoded(name, f'{alias}.id')})"
-        found = _columns_of(table).get(f.attr)
+            return f"to_json({encoded(name, f'{alias}.id')})"
+        found = columns_of(table).get(f.attr)
         if found is None:
             raise Unsupported(f"{table.type.__name__}.{f.attr} is not a column")
-        return self.leaf(f"{alias}.{found[0]}", found[1], shape.type)
-
-    def leaf(self, column: str, convert: Any, gtype: Any) -> str:
-        inner = getattr(convert, "inner", None)
-        optional = inner is not None
-        convert = inner if optional else convert
-        name = gtype.name
-        if convert is None and name in _TEXT_LEAVES:
-            return f"to_json(({column})::text)"
-        if (convert is None and name == "Int") or (convert is as_bool and name == "Boolean"):
-            return f"to_json({column})"
-        if convert is as_datetime and name == "DateTime":
-            probe = datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)
-            if gtype.serialize(probe) != probe.isoformat():
-                raise Unsupported("DateTime is not isoformat")
-            return f"to_json({_isoformat(column)})"
-        if (
-            isinstance(convert, type)
-            and issubclass(convert, Enum)
-            and isinstance(gtype, GraphQLEnumType)
-        ):
-            cases = []
-            for member in convert:
-                if not isinstance(member.value, str):
-                    raise Unsupported(f"{convert.__name__} is not stored as text")
-                cases.append(
-                    f" WHEN {_literal(member.value)} THEN {_json_literal(gtype.serialize(member))}"
-                )
-            head = (
-                f"CASE COALESCE({column}, '') WHEN '' THEN NULL" if optional else f"CASE {column}"
-            )
-            return f"{head}{''.join(cases)} ELSE {_MISSING_SQL} END"
-        raise Unsupported(f"a {name} leaf from {convert!r}")
+        return leaf(f"{alias}.{found[0]}", found[1], shape.type)
 
     def computed(self, f: FieldPlan, source: Computed, given: Any) -> list:
-        if f.shape.kind != "leaf" or f.shape.type.name not in (*_TEXT_LEAVES, "Int", "Boolean"):
+        if f.shape.kind != "leaf" or f.shape.type.name not in (*TEXT_LEAVES, "Int", "Boolean"):
             raise Unsupported(f"{f.name}: a computed {f.shape.type}")
-        cast = "::text" if f.shape.type.name in _TEXT_LEAVES else ""
+        cast = "::text" if f.shape.type.name in TEXT_LEAVES else ""
         bind = lambda run: source.expression(run.viewer, given(run))  # noqa: E731
         return ["to_json((", _Slot(True, bind), f"){cast})"]
 
@@ -399,7 +311,7 @@ class Compiler:
         lateral = [
             " LEFT JOIN LATERAL (SELECT ", *self.object_sql(pairs), " AS j, (1",
             *[t for c in counts for t in (" + ", *c)],
-            f") AS n FROM {_quoted(table.name)} {row}", *[t for lat in laterals for t in lat],
+            f") AS n FROM {quoted(table.name)} {row}", *[t for lat in laterals for t in lat],
             " WHERE ", *condition, f") {name} ON TRUE",
         ]  # fmt: skip
         return [f"{name}.j"], lateral, [f"COALESCE({name}.n, 0)"]
@@ -420,21 +332,21 @@ class Compiler:
         def offset() -> list:
             return ["(", _Slot(False, lambda run: page(run).offset), "::bigint)"]
 
-        total = [f"(SELECT COUNT(*) FROM {_quoted(table.name)} {row} WHERE ", condition, ")"]
+        total = [f"(SELECT COUNT(*) FROM {quoted(table.name)} {row} WHERE ", condition, ")"]
         size = [f"COUNT({row}.pos_)"]
 
         pairs, laterals, counts = [], [], [["1"]]
         for cf in shape.object.fields:
             self.requirement(cf)
             if cf.kind == "typename":
-                pairs.append((cf.key, [_json_literal(shape.object.type.name)]))
+                pairs.append((cf.key, [json_literal(shape.object.type.name)]))
             elif cf.name == "totalCount":
                 pairs.append((cf.key, ["to_json(", *total, ")"]))
             elif cf.name == "pageInfo":
                 info = []
                 for pf in cf.shape.object.fields:
                     if pf.kind == "typename":
-                        value = [_json_literal(cf.shape.object.type.name)]
+                        value = [json_literal(cf.shape.object.type.name)]
                     elif pf.name == "hasNextPage":
                         value = ["to_json(", *offset(), " + ", *size, " < ", *total, ")"]
                     elif pf.name == "hasPreviousPage":
@@ -443,7 +355,7 @@ class Compiler:
                         at = ["1"] if pf.name == "startCursor" else size
                         value = [
                             f"to_json(CASE WHEN {size[0]} > 0 THEN ",
-                            *_encoded_tokens("cursor", [*offset(), " + ", *at]), " END)",
+                            *encoded_tokens("cursor", [*offset(), " + ", *at]), " END)",
                         ]  # fmt: skip
                     else:
                         raise Unsupported(f"PageInfo.{pf.name}")
@@ -454,14 +366,14 @@ class Compiler:
                 edge_pairs, per_edge = [], ["1"]
                 for ef in cf.shape.item.object.fields:
                     if ef.kind == "typename":
-                        edge_pairs.append((ef.key, [_json_literal(cf.shape.item.object.type.name)]))
+                        edge_pairs.append((ef.key, [json_literal(cf.shape.item.object.type.name)]))
                     elif ef.name == "cursor":
                         edge_pairs.append(
                             (
                                 ef.key,
                                 [
                                     "to_json(",
-                                    *_encoded_tokens("cursor", [*offset(), f" + {row}.pos_"]),
+                                    *encoded_tokens("cursor", [*offset(), f" + {row}.pos_"]),
                                     ")",
                                 ],
                             )
@@ -484,7 +396,7 @@ class Compiler:
                 raise Unsupported(f"connection field {cf.name}")
         rows = [
             f"(SELECT {row}.*, ROW_NUMBER() OVER (ORDER BY ", order, f") AS pos_ FROM (SELECT {row}.*"
-            f" FROM {_quoted(table.name)} {row} WHERE ", condition, " ORDER BY ", order,
+            f" FROM {quoted(table.name)} {row} WHERE ", condition, " ORDER BY ", order,
             " LIMIT ", _Slot(False, lambda run: page(run).limit), " OFFSET ",
             _Slot(False, lambda run: page(run).offset), f") {row}) {row}",
         ]  # fmt: skip
@@ -494,16 +406,6 @@ class Compiler:
             ") AS n FROM ", *rows, *[t for lat in laterals for t in lat], f") {name} ON TRUE",
         ]  # fmt: skip
         return [f"{name}.j"], lateral, [f"COALESCE({name}.n, 0)"]
-
-
-def _quoted(name: str) -> str:
-    return f'"{name}"'
-
-
-def _encoded_tokens(type_name: str, number: list) -> list:
-    """`_encoded` around tokens (slots included)."""
-    head, tail = _encoded(type_name, "\x00").split("\x00")
-    return [head, *number, tail]
 
 
 def compiled_answer(schema: Any, plan: Plan) -> CompiledAnswer | None:
