@@ -1,0 +1,68 @@
+"""Attachment storage: stored once by content, streamed, and nothing left behind by a file
+over the limit or an upload cut short."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from guichet.models.storage import LocalFileStore, TooLarge
+
+
+async def _chunks(*parts: bytes, fail_after: int | None = None):
+    for i, part in enumerate(parts):
+        if fail_after is not None and i == fail_after:
+            raise ConnectionResetError("the client went away")
+        yield part
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+async def test_a_file_is_stored_by_its_sha256_and_read_back_in_chunks(tmp_path):
+    store = LocalFileStore(tmp_path)
+    data = b"screenshot" * 20_000
+    stored = await store.save(_chunks(data[:70_000], data[70_000:]), max_bytes=1_000_000)
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and stored.size == len(data)
+    assert await store.exists(stored.sha256)
+    read = [chunk async for chunk in store.read(stored.sha256)]
+    assert b"".join(read) == data and len(read) > 1
+    assert _files(tmp_path) == [tmp_path / stored.sha256[:2] / stored.sha256[2:4] / stored.sha256]
+
+
+async def test_the_same_bytes_twice_are_stored_once(tmp_path):
+    store = LocalFileStore(tmp_path)
+    first = await store.save(_chunks(b"invoice"), max_bytes=100)
+    second = await store.save(_chunks(b"inv", b"oice"), max_bytes=100)
+    assert first == second and len(_files(tmp_path)) == 1
+
+
+async def test_a_zero_byte_file_is_a_file(tmp_path):
+    stored = await LocalFileStore(tmp_path).save(_chunks(), max_bytes=100)
+    assert stored.size == 0 and stored.sha256 == hashlib.sha256(b"").hexdigest()
+
+
+async def test_a_file_over_the_limit_leaves_nothing(tmp_path):
+    store = LocalFileStore(tmp_path)
+    with pytest.raises(TooLarge):
+        await store.save(_chunks(b"a" * 60, b"b" * 60), max_bytes=100)
+    assert _files(tmp_path) == []
+
+
+async def test_an_upload_cut_short_leaves_nothing(tmp_path):
+    store = LocalFileStore(tmp_path)
+    with pytest.raises(ConnectionResetError):
+        await store.save(_chunks(b"half", b"way", fail_after=1), max_bytes=100)
+    assert _files(tmp_path) == []
+
+
+async def test_only_names_the_store_made_can_be_read(tmp_path):
+    store = LocalFileStore(tmp_path)
+    for name in ("../../etc/passwd", "ABC", "0" * 63):
+        with pytest.raises(ValueError):
+            await store.exists(name)
+    with pytest.raises(FileNotFoundError):
+        [chunk async for chunk in store.read("0" * 64)]
