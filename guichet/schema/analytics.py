@@ -9,7 +9,7 @@ import strawberry
 from guichet.models.people import Role
 from guichet.resolvers.admin import analytics
 from guichet.schema.requires import requires
-from guichet.schema.tickets import TicketFilter, plain_filter
+from guichet.schema.ticket_list import TicketFilter, plain_filter
 
 
 @strawberry.enum

@@ -38,6 +38,10 @@ def related(
 
     resolve.batch = batch  # type: ignore[attr-defined]
     resolve.key = key  # type: ignore[attr-defined]
+    return _field(resolve, requires, description)
+
+
+def _field(resolve: Any, requires: Role | None, description: str | None) -> Any:
     return strawberry.field(
         resolver=resolve,
         description=description,
@@ -97,8 +101,4 @@ def batched(
     resolve.batch = batch  # type: ignore[attr-defined]
     resolve.key_of = key  # type: ignore[attr-defined]
     resolve.answer = answer  # type: ignore[attr-defined]
-    return strawberry.field(
-        resolver=resolve,
-        description=description,
-        extensions=[requires_extension(requires)] if requires else [],
-    )
+    return _field(resolve, requires, description)

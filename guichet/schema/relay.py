@@ -66,6 +66,12 @@ def after_position(after: str | None) -> int:
     return position
 
 
+def positions(offset: int) -> Callable[[Any], int]:
+    """The `key` of `connection` for a page of a list counted from `offset`: 1-based positions."""
+    counter = iter(range(offset + 1, offset + 10_000))
+    return lambda _row: next(counter)
+
+
 def connection(
     rows: Sequence[Any],
     total: int,

@@ -42,7 +42,8 @@ from guichet.schema.relay import Node
 from guichet.schema.requires import check_requires_nullable
 from guichet.schema.resolutions import Article, ResolutionMutation, ResolutionQuery
 from guichet.schema.scalars import SCALAR_OVERRIDES
-from guichet.schema.tickets import Ticket, TicketMutation, TicketQuery
+from guichet.schema.ticket_list import TicketQuery
+from guichet.schema.tickets import Ticket, TicketMutation
 from guichet.schema.time_tracking import TimeEntry, TimeTrackingMutation, TimeTrackingQuery
 
 # Node types by the type name inside their global id, each loaded by its domain for the

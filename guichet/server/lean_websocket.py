@@ -19,40 +19,54 @@ from typing import Any
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 
-class Inbox:
-    """The received ASGI events, in order; `get` waits for the next."""
+class _Waiting:
+    """Tasks parked until woken, in arrival order: a plain list, made when first needed."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_waiters",)
 
     def __init__(self) -> None:
-        self._items: list[Any] = []
         self._waiters: list[asyncio.Future[None]] | None = None
 
-    def put_nowait(self, item: Any) -> None:
-        self._items.append(item)
-        self._wake_one()
+    async def _park(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            self._waiters.remove(waiter)
 
-    def _wake_one(self) -> None:
+    def _wake(self, *, every: bool) -> None:
         for waiter in self._waiters or ():
             if not waiter.done():
                 waiter.set_result(None)
-                return
+                if not every:
+                    return
+
+
+class Inbox(_Waiting):
+    """The received ASGI events, in order; `get` waits for the next."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._items: list[Any] = []
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        self._wake(every=False)
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
             try:
-                await waiter
+                await self._park()
             except BaseException:
                 # Woken, then cancelled before taking the event: the next waiter takes it.
-                self._waiters.remove(waiter)
                 if self._items:
-                    self._wake_one()
+                    self._wake(every=False)
                 raise
-            self._waiters.remove(waiter)
         return self._items.pop(0)
 
     def empty(self) -> bool:
@@ -62,40 +76,28 @@ class Inbox:
         return len(self._items)
 
 
-class Flag:
+class Flag(_Waiting):
     """`asyncio.Event` without a deque: whether the transport may be written to."""
 
-    __slots__ = ("_on", "_waiters")
+    __slots__ = ("_on",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._on = False
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._on
 
     def set(self) -> None:
         self._on = True
-        waiters, self._waiters = self._waiters, None
-        for waiter in waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake(every=True)
 
     def clear(self) -> None:
         self._on = False
 
     async def wait(self) -> bool:
-        if self._on:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if self._waiters is not None and waiter in self._waiters:
-                self._waiters.remove(waiter)
+        if not self._on:
+            await self._park()
         return True
 
 
