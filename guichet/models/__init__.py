@@ -11,4 +11,6 @@ MODEL_MODULES = [
     "guichet.models.time_tracking",
     "guichet.models.resolutions",
     "guichet.models.notifications",
+    "guichet.models.attachments",
+    "guichet.models.mail",
 ]

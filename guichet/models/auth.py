@@ -35,3 +35,18 @@ class LoginThrottle(Model):
 
     class Meta:
         table = "login_throttle"
+
+
+class PasswordReset(Model):
+    """A mailed reset link: only the SHA-256 of its token is kept; used once, within the hour."""
+
+    token_hash = fields.CharField(max_length=64, primary_key=True)
+    user = fields.ForeignKeyField(
+        "models.User", related_name="password_resets", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "password_reset"

@@ -29,6 +29,9 @@ class OutboxMessage(Model):
     recipient = fields.CharField(max_length=254)
     subject = fields.CharField(max_length=250, default="")
     body = fields.TextField()
+    # E-mail only: JSON of the headers a ticket's mail carries (From's name, Reply-To,
+    # Message-ID, In-Reply-To, References, Cc); null for plain notices.
+    headers = fields.TextField(null=True)
     status = fields.CharEnumField(OutboxStatus, max_length=8, default=OutboxStatus.PENDING)
     attempts = fields.IntField(default=0)
     next_attempt_at = fields.DatetimeField(db_index=True)

@@ -38,6 +38,10 @@ class User(Model):
     # E.164 (+33612345678), for SMS reminders.
     phone = fields.CharField(max_length=16, null=True)
     role = fields.CharEnumField(Role, max_length=16, default=Role.END_USER, db_index=True)
+    # Where a request of theirs goes when they name no organization.
+    default_organization = fields.ForeignKeyField(
+        "models.Organization", related_name="default_for", null=True, on_delete=fields.SET_NULL
+    )
     # Tokens issued before this instant no longer sign anyone in.
     password_changed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -93,3 +97,20 @@ class GroupMember(Model):
     class Meta:
         table = "group_member"
         unique_together = (("group", "user"),)
+
+
+class OrganizationSubscription(Model):
+    """A user following every request of an organization (mail and notifications)."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="organization_subscriptions", on_delete=fields.CASCADE
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organization_subscription"
+        unique_together = (("organization", "user"),)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
@@ -67,6 +68,19 @@ class Settings:
     # by one statement that writes the JSON (schema/execution/answers.py);
     # GUICHET_SQL_ANSWERS=off shapes every answer in Python.
     sql_answers: bool = True
+    # Mail and files (issue 13): the largest upload, and when the survey follows the solved
+    # notice (0: in the same mail).
+    max_upload_mb: int = 50
+    csat_survey_delay_minutes: int = 0
+    # Links in mails, to the deployment's front end: templates with {number} and {id} of
+    # the ticket ({token} and {score} in the survey's; {token} in the password reset's).
+    ticket_link: str = "http://127.0.0.1:8000/tickets/{number}"
+    satisfaction_link: str = "http://127.0.0.1:8000/satisfaction?token={token}&score={score}"
+    password_reset_link: str = "http://127.0.0.1:8000/reset-password?token={token}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:
@@ -293,6 +307,45 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(networks)
 
 
+_LINK_FIELDS = frozenset({"number", "id", "token", "score"})
+
+
+def _link(env: Mapping[str, str], name: str, default: str, needs: set[str]) -> str:
+    """A link template: an http(s) URL whose {placeholders} are among the known ones and
+    include `needs`."""
+    template = env.get(name) or default
+    try:
+        used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError:
+        used = {"{"}
+    if (
+        urlsplit(template).scheme not in ("http", "https")
+        or not used <= _LINK_FIELDS
+        or not needs <= used
+    ):
+        raise SettingsError(
+            f"{name} must be an http(s) URL using {', '.join('{' + n + '}' for n in sorted(needs))}"
+            f" (and optionally {{number}}, {{id}}), got {template!r}"
+        )
+    return template
+
+
+def _mail_links(env: Mapping[str, str], public_url: str) -> dict[str, str]:
+    base = public_url.rstrip("/")
+    return {
+        "ticket_link": _link(env, "GUICHET_TICKET_LINK", base + "/tickets/{number}", set()),
+        "satisfaction_link": _link(
+            env,
+            "GUICHET_SATISFACTION_LINK",
+            base + "/satisfaction?token={token}&score={score}",
+            {"token", "score"},
+        ),
+        "password_reset_link": _link(
+            env, "GUICHET_PASSWORD_RESET_LINK", base + "/reset-password?token={token}", {"token"}
+        ),
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
     env = os.environ if env is None else env
@@ -331,6 +384,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env),
         planner=_flag(env, "GUICHET_PLANNER", True),
         sql_answers=_flag(env, "GUICHET_SQL_ANSWERS", True),
+        max_upload_mb=_positive_int(env, "GUICHET_MAX_UPLOAD_MB", 50, 10_000),
+        csat_survey_delay_minutes=_limit(env, "GUICHET_CSAT_SURVEY_DELAY_MINUTES", 0, 60 * 24 * 90),
+        **_mail_links(env, _public_url(env)),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))
