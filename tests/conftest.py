@@ -362,6 +362,15 @@ def python_answers(app):
 
 
 @pytest.fixture
+def storage_dir(app, tmp_path: Path):
+    """A file store of the test's own (GUICHET_STORAGE_DIR): what it holds is the test's."""
+    settings = app.state.settings
+    app.state.settings = replace(settings, storage_dir=tmp_path / "storage")
+    yield app.state.settings.storage_dir
+    app.state.settings = settings
+
+
+@pytest.fixture
 def count_statements(app):
     """`with count_statements() as counter:` counts SQL statements sent to the database.
     Each counted block starts with no remembered sign-ins, so every request counts its

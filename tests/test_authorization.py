@@ -42,6 +42,17 @@ CASES: dict[str, Case] = {
         'mutation { changePassword(input: {currentPassword: "wrong", newPassword: "long enough pass"}) { token } }',
         EVERYONE,
     ),
+    # A forgotten password is reset without signing in: anyone may ask, or use a link.
+    "Mutation.requestPasswordReset": Case(
+        'mutation { requestPasswordReset(input: {email: "nobody@x.test"}) { accepted } }',
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
+    "Mutation.resetPassword": Case(
+        'mutation { resetPassword(input: {token: "nope", newPassword: "long enough pass"}) { errors { code } } }',
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
     "Mutation.createUser": Case(
         'mutation { createUser(input: {name: "N", email: "n@x.test", role: END_USER}) { errors { code } } }',
         AGENTS,
@@ -70,6 +81,7 @@ CASES: dict[str, Case] = {
     ),
     "Subscription.notifications": Case("subscription { notifications { kind } }", EVERYONE),
     "Query.notifications": Case("{ notifications { totalCount unreadCount } }", EVERYONE),
+    "Query.mailMessages": Case("{ mailMessages { totalCount } }", ADMINS),
     "Mutation.markNotificationsRead": Case(
         "mutation { markNotificationsRead(input: {}) { unreadCount errors { code } } }", EVERYONE
     ),
@@ -111,8 +123,23 @@ CASES: dict[str, Case] = {
         'mutation { addComment(input: {ticketId: "VGlja2V0Ojk5OQ", body: "x"}) { errors { code } } }',
         EVERYONE,
     ),
+    # Staff solve through updateTicket(status: SOLVED) (issue 13).
     "Mutation.markSolved": Case(
-        'mutation { markSolved(ticketId: "VGlja2V0Ojk5OQ") { errors { code } } }', EVERYONE
+        'mutation { markSolved(ticketId: "VGlja2V0Ojk5OQ") { errors { code } } }',
+        frozenset({"END_USER"}),
+    ),
+    "Mutation.updateProfile": Case(
+        'mutation { updateProfile(input: {phone: "nope"}) { errors { code } } }', EVERYONE
+    ),
+    # Staff follow any organization; a customer only their own sharing one (the rule's
+    # NOT_FOUND / NOT_SHARED, not FORBIDDEN).
+    "Mutation.subscribeToOrganization": Case(
+        'mutation { subscribeToOrganization(input: {organizationId: "T3JnYW5pemF0aW9uOjk5OQ"}) { errors { code } } }',
+        EVERYONE,
+    ),
+    "Mutation.unsubscribeFromOrganization": Case(
+        'mutation { unsubscribeFromOrganization(input: {organizationId: "T3JnYW5pemF0aW9uOjk5OQ"}) { errors { code } } }',
+        EVERYONE,
     ),
     "Mutation.createFollowUp": Case(
         'mutation { createFollowUp(input: {ticketId: "VGlja2V0Ojk5OQ", description: "x"}) { errors { code } } }',

@@ -44,6 +44,8 @@ class FileStore(Protocol):
 
     async def exists(self, sha256: str) -> bool: ...
 
+    async def delete(self, sha256: str) -> None: ...
+
 
 class LocalFileStore:
     """Files under a directory of the local disk (GUICHET_STORAGE_DIR)."""
@@ -100,6 +102,10 @@ class LocalFileStore:
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self._path(sha256).is_file)
+
+    async def delete(self, sha256: str) -> None:
+        """Remove a file no attachment refers to any more (nothing when it is not stored)."""
+        await asyncio.to_thread(_remove, self._path(sha256))
 
 
 def _remove(path: Path) -> None:

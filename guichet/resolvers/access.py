@@ -75,6 +75,19 @@ def can_see_groups(viewer: Viewer) -> bool:
     return viewer.is_agent
 
 
+def can_read_profile(viewer: Viewer, user_pk: int) -> bool:
+    """A user's phone number and default organization: like their e-mail address, to
+    themself and to staff."""
+    return can_read_email(viewer, user_pk)
+
+
+def may_follow_organization(viewer: Viewer, *, member: bool, shares_tickets: bool) -> bool:
+    """Following every request of an organization: staff (light agents included: they read
+    every ticket) follow any organization; a customer only one they belong to that shares
+    its tickets, since the requests of any other are not theirs to see."""
+    return viewer.is_agent or (member and shares_tickets)
+
+
 # ---------------------------------------------------------------- tickets
 
 
@@ -202,9 +215,30 @@ def sees_ticket(viewer: Viewer, audience: TicketAudience | None) -> bool:
     return viewer.is_agent or (audience is not None and viewer.id in audience.readers)
 
 
+def sees_ticket_change(viewer: Viewer, public: bool, audience: TicketAudience | None) -> bool:
+    """Whether someone told of a change to a ticket (a comment, an update) may see it: staff
+    see every ticket and internal note; a customer only a public change of a ticket they see
+    (`visible_tickets_condition`, `visible_comments_condition`)."""
+    return viewer.is_agent or (public and audience is not None and viewer.id in audience.readers)
+
+
 def sees_event(viewer: Viewer, public: bool, audience: TicketAudience | None) -> bool:
     """`visible_events_condition`, for one event of a ticket the viewer sees."""
     return viewer.is_agent or public or (audience is not None and viewer.id in audience.approvers)
+
+
+def cc_emails_condition(viewer: Viewer, alias: str, param: int) -> tuple[str, list]:
+    """SQL condition on ticket `alias` for reading the addresses of its CCs: staff, and the
+    customers who take part in it (requester, CC, member of its sharing organization); an
+    approver who only reads the ticket does not see who else is copied."""
+    if viewer.is_agent:
+        return "TRUE", []
+    return participation_condition(viewer, alias, param)
+
+
+def may_read_mail_log(viewer: Viewer) -> bool:
+    """The mail log (every message in and out, addresses included): admins and the owner."""
+    return viewer.at_least(Role.ADMIN)
 
 
 def visible_custom_fields_condition(viewer: Viewer, alias: str) -> str:

@@ -1,4 +1,4 @@
-"""Sign-in: login, logout, changePassword."""
+"""Sign-in: login, logout, changePassword, and password reset by mail."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import strawberry
 
-from guichet.resolvers.people import auth
+from guichet.resolvers.people import auth, password_reset
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 
@@ -35,6 +35,25 @@ class ChangePasswordInput:
 @payload
 class LogoutPayload:
     pass
+
+
+@strawberry.input
+class RequestPasswordResetInput:
+    email: str
+
+
+@payload
+class RequestPasswordResetPayload:
+    accepted: bool = strawberry.field(
+        default=True,
+        description="Always true: the answer never tells whether the address has an account.",
+    )
+
+
+@strawberry.input
+class ResetPasswordInput:
+    token: str = strawberry.field(description="The single-use token from the reset mail.")
+    new_password: str
 
 
 def _ttl(info: strawberry.Info) -> timedelta:
@@ -88,6 +107,35 @@ class AuthMutation:
             input.current_password,
             input.new_password,
             info.context.bus,
+        )
+        info.context.viewer = signed_in.viewer
+        return LoginPayload(token=signed_in.token, user=signed_in.user)
+
+    @mutation(
+        RequestPasswordResetPayload,
+        description=(
+            "Mails a single-use link valid for an hour; same answer for every address "
+            "(at most one mail per address every 5 minutes)."
+        ),
+    )
+    async def request_password_reset(
+        self, info: strawberry.Info, input: RequestPasswordResetInput
+    ) -> RequestPasswordResetPayload:
+        await password_reset.request_password_reset(info.context.settings, input.email)
+        return RequestPasswordResetPayload(accepted=True)
+
+    @mutation(
+        LoginPayload,
+        description=(
+            "Sets the password, ends every session, answers a new token. A used, expired or "
+            "unknown token: INVALID_RESET_TOKEN."
+        ),
+    )
+    async def reset_password(
+        self, info: strawberry.Info, input: ResetPasswordInput
+    ) -> LoginPayload:
+        signed_in = await password_reset.reset_password(
+            info.context.settings, _ttl(info), input.token, input.new_password, info.context.bus
         )
         info.context.viewer = signed_in.viewer
         return LoginPayload(token=signed_in.token, user=signed_in.user)

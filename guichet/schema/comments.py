@@ -7,8 +7,8 @@ from datetime import datetime
 import strawberry
 
 from guichet.resolvers.people import people
-from guichet.resolvers.tickets import comments
-from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
+from guichet.resolvers.tickets import attachments, comments
+from guichet.schema.attachments import Attachment, Upload
 from guichet.schema.fields import related
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
@@ -26,14 +26,9 @@ class Comment(Node):
     via: Channel
     created_at: datetime
     author: User = related(people.users_by_id, key="author_id")
-
-    @strawberry.field(
-        description="Files attached to the comment (uploads are not accepted yet: always empty)."
+    attachments: list[Attachment] = related(
+        attachments.attachments_by_comment, key="pk", description="Files sent with the comment."
     )
-    def attachments(
-        self,
-    ) -> list[Attachment]:
-        return []
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:
@@ -47,7 +42,10 @@ class AddCommentInput:
     public: bool | None = strawberry.field(
         default=None, description="Defaults to true; end users can only write public comments."
     )
-    attachments: list[Upload] | None = None
+    attachments: list[Upload] | None = strawberry.field(
+        default=None,
+        description="Files sent as parts of a multipart request (GraphQL multipart request spec).",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="Retrying with the same key returns the first result instead of commenting twice.",
@@ -66,17 +64,20 @@ class CommentMutation:
         CommentPayload,
         description=(
             "Reply publicly or add an internal note. End users write public replies only and "
-            "reopen a solved ticket by replying; light agents write internal notes only."
+            "reopen a solved ticket by replying; light agents write internal notes only. "
+            'Mentions notify staff (MENTIONED): `@email` (the exact address), `@"Full Name"` '
+            "or `@Full Name` (a whole staff name, any case, the longest that matches), at the "
+            "start of a word; never the author, once per comment; `@` an end user notifies "
+            "nobody."
         ),
     )
     async def add_comment(self, info: strawberry.Info, input: AddCommentInput) -> CommentPayload:
-        if input.attachments:
-            return CommentPayload(errors=[NO_ATTACHMENTS])
         comment, ticket = await comments.add_comment(
             info.context,
             ticket_id=input.ticket_id,
             body=input.body,
             public=input.public,
             idempotency_key=input.idempotency_key,
+            attachments=input.attachments,
         )
         return CommentPayload(comment=comment, ticket=ticket)

@@ -31,7 +31,13 @@ class Notification(Node):
     id: strawberry.ID = strawberry.field(
         description="Stable id; also the cursor that `after:` takes to resume."
     )
-    kind: str = strawberry.field(description="Stable kind, e.g. ADDED_TO_GROUP, TICKET_ASSIGNED.")
+    kind: str = strawberry.field(
+        description=(
+            "Stable kind, e.g. ADDED_TO_GROUP, TICKET_ASSIGNED, MENTIONED (a comment names the "
+            "viewer), ORGANIZATION_TICKET_CREATED / ORGANIZATION_TICKET_UPDATED (a request of an "
+            "organization the viewer follows)."
+        )
+    )
     message: str
     created_at: datetime
     read_at: datetime | None = strawberry.field(
@@ -133,10 +139,11 @@ class NotificationMutation:
 class NotificationSubscription:
     @strawberry.subscription(
         description=(
-            "The viewer's live notifications: assignments, mentions, activity reminders "
-            "(POPUP), approval decisions, memberships. With `after` (a notification id or "
-            "cursor), first replays the viewer's notifications after it, oldest first, so a "
-            "client that reconnects loses nothing."
+            "The viewer's live notifications: assignments, mentions (`@email` or `@Full Name` "
+            "of a member of staff in a comment they may see), activity reminders (POPUP), "
+            "approval decisions, memberships, requests of followed organizations. With `after` "
+            "(a notification id or cursor), first replays the viewer's notifications after it, "
+            "oldest first, so a client that reconnects loses nothing."
         )
     )
     async def notifications(

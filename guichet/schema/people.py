@@ -9,7 +9,7 @@ import strawberry
 from guichet.models.people import Role as RoleValue
 from guichet.resolvers import sql
 from guichet.resolvers.errors import Refused
-from guichet.resolvers.people import accounts, auth, people
+from guichet.resolvers.people import accounts, auth, organization_subscriptions, people, profile
 from guichet.schema.enums import Role, UserRoleInput
 from guichet.schema.fields import as_loaded, batched, related
 from guichet.schema.payloads import mutation, payload
@@ -47,6 +47,19 @@ class User(Node):
         answer=as_loaded,
         description="Visible to the user themself and to agents.",
     )
+    phone: str | None = related(
+        profile.phones_by_user_id,
+        key="pk",
+        description="E.164, e.g. +41791234567; visible to the user themself and to agents.",
+    )
+    default_organization: Organization | None = related(
+        profile.default_organizations_by_user_id,
+        key="pk",
+        description=(
+            "The organization a new request of theirs goes to when they name none; visible "
+            "to the user themself and to agents."
+        ),
+    )
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:
@@ -58,6 +71,11 @@ class Organization(Node):
     name: str
     shared_tickets: bool = strawberry.field(description="Members may see each other's requests.")
     created_at: datetime
+    viewer_is_subscribed: bool = related(
+        organization_subscriptions.subscribed_by_organization,
+        key="pk",
+        description="Whether the viewer follows every request of this organization (mail + notifications).",
+    )
 
     @strawberry.field(extensions=[requires(RoleValue.AGENT)])
     async def members(

@@ -99,6 +99,11 @@ class RateSatisfactionInput:
     ticket_id: strawberry.ID
     score: SatisfactionScore
     comment: str | None = None
+    survey_token: str | None = strawberry.field(
+        default=None,
+        description="The token of the survey mail's link: rates this ticket as its requester "
+        "without signing in (INVALID_SURVEY_TOKEN for another ticket or a changed token).",
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -188,6 +193,7 @@ class ResolutionMutation:
             ticket_id=input.ticket_id,
             score=input.score,
             comment=input.comment,
+            survey_token=input.survey_token,
         )
         return SatisfactionPayload(satisfaction=rating)
 

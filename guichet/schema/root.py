@@ -11,8 +11,9 @@ from strawberry.tools import merge_types
 from guichet.resolvers import ids
 from guichet.resolvers.approvals import approvals
 from guichet.resolvers.errors import NotFound
+from guichet.resolvers.mail import mail_log
 from guichet.resolvers.people import notifications, people
-from guichet.resolvers.tickets import comments, custom_fields, history, tickets
+from guichet.resolvers.tickets import attachments, comments, custom_fields, history, tickets
 from guichet.resolvers.work import activities, resolutions, time_tracking
 from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
 from guichet.schema.analytics import AnalyticsQuery
@@ -30,6 +31,7 @@ from guichet.schema.execution import PlannedExecution
 from guichet.schema.faults import TranslateFaults, retry_conflicting_mutations
 from guichet.schema.history import HistorySubscription, TicketEvent
 from guichet.schema.limits import describe
+from guichet.schema.mail import MailMessage, MailQuery
 from guichet.schema.notifications import (
     Notification,
     NotificationMutation,
@@ -37,6 +39,7 @@ from guichet.schema.notifications import (
     NotificationSubscription,
 )
 from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQuery, User
+from guichet.schema.profile import ProfileMutation
 from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
 from guichet.schema.requires import check_requires_nullable
@@ -54,6 +57,7 @@ NODE_LOADERS = {
     "Group": people.group_for_viewer,
     "Ticket": tickets.ticket_for_viewer,
     "Comment": comments.comment_for_viewer,
+    "Attachment": attachments.attachment_for_viewer,
     "TicketEvent": history.event_for_viewer,
     "CustomField": custom_fields.custom_field_for_viewer,
     "ApprovalRequest": approvals.approval_request_for_viewer,
@@ -61,6 +65,7 @@ NODE_LOADERS = {
     "TimeEntry": time_tracking.time_entry_for_viewer,
     "Activity": activities.activity_for_viewer,
     "Notification": notifications.notification_for_viewer,
+    "MailMessage": mail_log.mail_message_for_viewer,
 }
 
 
@@ -93,10 +98,12 @@ QUERIES = (
     ActivityQuery,
     ResolutionQuery,
     NotificationQuery,
+    MailQuery,
 )
 MUTATIONS = (
     AuthMutation,
     PeopleMutation,
+    ProfileMutation,
     TicketMutation,
     CommentMutation,
     CustomFieldMutation,
@@ -122,6 +129,7 @@ EXTRA_TYPES = (
     Activity,
     Article,
     Notification,
+    MailMessage,
 )
 
 

@@ -8,8 +8,10 @@ import strawberry
 
 from guichet.models.people import Role
 from guichet.resolvers.approvals import approvals
+from guichet.resolvers.mail import outbound
 from guichet.resolvers.people import people
 from guichet.resolvers.tickets import (
+    attachments,
     comments,
     custom_fields,
     history,
@@ -20,7 +22,7 @@ from guichet.resolvers.tickets import (
 from guichet.resolvers.work import activities, resolutions, satisfaction, time_tracking
 from guichet.schema.activities import Activity
 from guichet.schema.approvals import ApprovalRequest
-from guichet.schema.attachments import NO_ATTACHMENTS, Attachment, Upload
+from guichet.schema.attachments import Attachment, Upload
 from guichet.schema.comments import Comment
 from guichet.schema.custom_fields import CustomFieldValue, CustomFieldValueInput, field_values
 from guichet.schema.errors import UserError
@@ -123,6 +125,15 @@ class Ticket(Node):
     )
     organization: Organization | None = related(people.organizations_by_id, key="organization_id")
     ccs: list[User] = related(tickets.ccs_by_ticket, key="pk")
+    cc_emails: list[str] = related(
+        tickets.cc_emails_by_ticket,
+        key="pk",
+        description=(
+            "Everyone copied, by address, including addresses that have no account yet: for "
+            "staff and the customers who take part in the ticket (empty for an approver who "
+            "only reads it)."
+        ),
+    )
     tags: list[str] | None = related(tickets.tags_by_ticket, key="pk", requires=Role.LIGHT_AGENT)
     custom_fields: list[CustomFieldValue] = related(
         custom_fields.values_by_ticket,
@@ -177,6 +188,12 @@ class Ticket(Node):
         description="The conversation: public replies, and internal notes for staff.",
     )
 
+    attachments: list[Attachment] = related(
+        attachments.attachments_by_ticket,
+        key="pk",
+        description="Files of the ticket and of the comments the viewer may see, oldest first.",
+    )
+
     history: Connection[TicketEvent] = batched(
         history.event_pages,
         key=_event_page,
@@ -185,10 +202,11 @@ class Ticket(Node):
     )
 
     @strawberry.field(
-        description="Files attached to the ticket (uploads are not accepted yet: always empty)."
+        description="The address a reply by mail should go to, with the ticket tag, "
+        "e.g. support+id123@example.com."
     )
-    def attachments(self) -> list[Attachment]:
-        return []
+    def reply_to(self, info: strawberry.Info) -> str | None:
+        return outbound.reply_address(info.context.settings, self.number)
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:
@@ -214,10 +232,23 @@ class CreateTicketInput:
     assignee_id: strawberry.ID | None = None
     tags: list[str] | None = None
     custom_fields: list[CustomFieldValueInput] | None = None
-    attachments: list[Upload] | None = None
+    attachments: list[Upload] | None = strawberry.field(
+        default=None,
+        description="Files sent as parts of a multipart request (GraphQL multipart request spec).",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="Retrying with the same key returns the first result instead of creating twice.",
+    )
+    portal: bool | None = strawberry.field(
+        default=None,
+        description=(
+            "Submit as the help-center form does: the viewer is the requester and only end-user "
+            "fields apply (PUBLIC custom fields, the fields required of end users; requesterId, "
+            "priority, assigneeId, groupId and tags are refused with NOT_ALLOWED). How agents "
+            "and light agents file their own requests; a light agent's description is recorded "
+            "as an internal note, never shown to customers."
+        ),
     )
 
 
@@ -254,10 +285,11 @@ class TicketPayload:
 class TicketMutation:
     @mutation(TicketPayload, description="Open a request.")
     async def create_ticket(self, info: strawberry.Info, input: CreateTicketInput) -> TicketPayload:
-        if input.attachments:
-            return TicketPayload(errors=[NO_ATTACHMENTS])
         request = plain(
-            input, ticket_opening.NewTicket, custom_fields=field_values(input.custom_fields)
+            input,
+            ticket_opening.NewTicket,
+            custom_fields=field_values(input.custom_fields),
+            via=None,  # the viewer's usual channel (inbound mail sets EMAIL)
         )
         return TicketPayload(ticket=await ticket_opening.create_ticket(info.context, request))
 

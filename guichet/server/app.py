@@ -1,4 +1,5 @@
-"""The Starlette application: /graphql (HTTP and websocket) and /healthz."""
+"""The Starlette application: /graphql (HTTP and websocket), /healthz, file downloads and
+/inbound/email."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from guichet.models.db import close_database, open_database
 from guichet.resolvers.people.auth import viewer_from_token
 from guichet.schema.root import build_schema
+from guichet.server.attachments import download_attachment
 from guichet.server.graphiql import ASSETS_PATH, GraphiQLAssets
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
+from guichet.server.inbound import inbound_email
 from guichet.server.live_sessions import LiveSessions
 from guichet.server.rate_limits import RateLimits
+from guichet.server.satisfaction_page import satisfaction_page
 from guichet.server.session_cache import ForgetOnPublish, SessionCache
 from guichet.server.settings import Settings
 from guichet.server.websocket import GraphQLWebSocket
@@ -75,6 +79,9 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         routes=[
             Route("/graphql", graphql_http, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/satisfaction", satisfaction_page, methods=["GET", "POST"]),
+            Route("/attachments/{id}", download_attachment, methods=["GET"]),
+            Route("/inbound/email", inbound_email, methods=["POST"]),
             Mount(ASSETS_PATH, app=GraphiQLAssets(), name="graphiql-assets"),
         ],
         lifespan=lifespan,

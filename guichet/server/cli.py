@@ -145,6 +145,37 @@ def worker() -> None:
         pass
 
 
+@cli.command()
+def smtpd(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 2525,
+) -> None:
+    """Take mail an MTA relays here (SMTP): replies become comments, other mail tickets."""
+    from guichet.server.smtpd import start_smtpd
+    from guichet.subscriptions.bus import Bus
+
+    settings = _settings()
+    _migrate(settings)
+    # aiosmtpd logs every SMTP command at INFO: addresses of every message, and noise.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+    async def run() -> None:
+        bus = Bus(settings.broadcast_url, settings.topic_prefix)
+        await bus.connect()
+        server = await start_smtpd(settings, host, port, bus)
+        typer.echo(f"guichet smtpd: listening on {host}:{port}")
+        try:
+            await server.serve_forever()
+        finally:
+            server.close()
+            await bus.disconnect()
+
+    try:
+        asyncio.run(_with_database(settings, run))
+    except KeyboardInterrupt:
+        pass
+
+
 @cli.command("create-user")
 def create_user(
     name: Annotated[str, typer.Option(help="Full name.")],

@@ -10,6 +10,11 @@ operations and no operationName answers 400 under both media types, and runs not
 Before anything runs, the rate limits (rate_limits.py) take the operation's cost from its
 viewer's budget and count sign-ins: a throttled request answers 429 with Retry-After and a
 THROTTLED error; every answer to a charged operation carries `extensions.cost`.
+
+A `multipart/form-data` POST carries a mutation with files (server/uploads.py): the
+MAX_BODY_BYTES limit holds for its `operations` and `map`, each file is held to
+GUICHET_MAX_UPLOAD_MB, and the files no attachment row refers to once the operation ran
+(refused, rolled back, or never used) are removed from the store.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from guichet.models.db import is_unreachable, one_connection
+from guichet.resolvers.tickets.attachments import forget_unused
 from guichet.schema.execution import RawData, run_planned
 from guichet.schema.faults import RETRY_AFTER_SECONDS, SERVICE_UNAVAILABLE
 from guichet.server.auth import context_for
 from guichet.server.graphiql import graphiql_page
 from guichet.server.rate_limits import Admission, plan_operation
+from guichet.server.uploads import MULTIPART, MultipartUpload, UploadProblem
 
 log = logging.getLogger("guichet.http")
 
@@ -39,6 +46,7 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 QUERY_ONLY = (OperationType.QUERY,)
 QUERY_AND_MUTATION = (OperationType.QUERY, OperationType.MUTATION)
+MUTATION_ONLY = (OperationType.MUTATION,)
 
 
 class RequestProblem(Exception):
@@ -226,7 +234,17 @@ def _with_cost(body: dict[str, Any], cost: dict | None) -> dict[str, Any]:
 
 
 async def graphql_http(request: Request) -> Response:
+    upload = MultipartUpload(request)
+    try:
+        return await _answer(request, upload)
+    finally:
+        # Files of a refused or failed mutation (or never used): nothing stays behind.
+        await forget_unused(request.app.state.settings, upload.saved)
+
+
+async def _answer(request: Request, upload: MultipartUpload) -> Response:
     app = request.app
+    multipart = False
     if _wants_ide(request):
         return graphiql_page(request)
     media_type = negotiate(request.headers.get("accept"))
@@ -235,10 +253,16 @@ async def graphql_http(request: Request) -> Response:
             raise RequestProblem(406, f"Accept {GRAPHQL_RESPONSE_JSON} or {APPLICATION_JSON}.")
         if request.method == "POST":
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type != APPLICATION_JSON:
-                raise RequestProblem(415, "Send the request as application/json.")
-            params = _params_from_json(await _read_body(request))
-            allowed = QUERY_AND_MUTATION
+            if content_type == MULTIPART:
+                params = await upload.operations(MAX_BODY_BYTES)
+                allowed, multipart = MUTATION_ONLY, True
+            elif content_type != APPLICATION_JSON:
+                raise RequestProblem(
+                    415, "Send the request as application/json (with files: multipart/form-data)."
+                )
+            else:
+                params = _params_from_json(await _read_body(request))
+                allowed = QUERY_AND_MUTATION
         else:
             params = _params_from_url(request)
             allowed = QUERY_ONLY
@@ -250,6 +274,8 @@ async def graphql_http(request: Request) -> Response:
                 raise
             log.warning("signing in a request failed: the database is unreachable")
             raise _unavailable() from None
+        if multipart:
+            upload.check(context.viewer, query, operation_name)
         admission = await _admit(request, context, query, operation_name, allowed)
         if admission is not None and admission.refusal:
             # Throttled: nothing runs (HTTP 429, Retry-After, THROTTLED).
@@ -259,6 +285,8 @@ async def graphql_http(request: Request) -> Response:
                 media_type,
                 {"Retry-After": str(admission.retry_after)},
             )
+        if multipart:
+            await upload.receive(context.settings, variables)
         # The lean path: a query the planner knows runs its plan on one connection;
         # anything else (None) goes through strawberry below.
         try:
@@ -294,10 +322,12 @@ async def graphql_http(request: Request) -> Response:
             # GraphQL's GetOperation() failed: a request error, answered like a validation
             # error (strawberry raises it before validation instead of returning it).
             result = PreExecutionError(data=None, errors=[GraphQLError(_no_operation(error))])
-    except RequestProblem as problem:
+    except (RequestProblem, UploadProblem) as problem:
         error: dict[str, Any] = {"message": problem.message}
         if problem.code:
-            error["extensions"] = {"code": problem.code, "retryable": True}
+            error["extensions"] = {"code": problem.code}
+            if problem.status == 503:
+                error["extensions"]["retryable"] = True
         return _json(
             problem.status, {"errors": [error]}, media_type or APPLICATION_JSON, problem.headers
         )

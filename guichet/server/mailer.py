@@ -15,6 +15,8 @@ from guichet.resolvers.mail.outbox import Outgoing, Sender, log_only
 from guichet.server.settings import Settings
 
 SENDER_ADDRESS = "Guichet <no-reply@guichet.invalid>"
+# Headers a queued mail may carry besides From and Message-ID (never the outbox's CHECK).
+THREAD_HEADERS = ("Reply-To", "In-Reply-To", "References", "Auto-Submitted")
 
 
 class SmtpSender:
@@ -39,13 +41,19 @@ class SmtpSender:
         self.domain = domain
 
     def build(self, message: Outgoing) -> EmailMessage:
+        """The mail; a ticket's mail brings its own headers (ticket_mail.py), chosen when it
+        was queued: From with the agent's name, Reply-To, Message-ID and the threading."""
+        headers = message.headers or {}
         mail = EmailMessage()
-        mail["From"] = self.sender
+        mail["From"] = headers.get("From") or self.sender
         mail["To"] = message.recipient
         # A header is one line: a subject is free text, and may have line breaks.
         mail["Subject"] = " ".join(message.subject.split())
         mail["Date"] = formatdate(localtime=False)
-        mail["Message-ID"] = self.message_id(message)
+        mail["Message-ID"] = headers.get("Message-ID") or self.message_id(message)
+        for name in THREAD_HEADERS:
+            if value := headers.get(name):
+                mail[name] = " ".join(value.split())
         mail.set_content(message.body)
         return mail
 

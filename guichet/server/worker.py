@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from guichet.resolvers import idempotency
 from guichet.resolvers.context import Context
-from guichet.resolvers.mail import outbox
-from guichet.resolvers.people import auth
+from guichet.resolvers.mail import outbox, ticket_mail
+from guichet.resolvers.people import auth, password_reset
 from guichet.resolvers.work import reminders
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
@@ -30,7 +30,7 @@ class Worker:
 
         async def deliver_outbox() -> None:
             # Drain what is due now; a full batch means more may be waiting.
-            while await outbox.deliver_due(senders) >= outbox.BATCH:
+            while await outbox.deliver_due(senders, ticket_mail.CHECKS) >= outbox.BATCH:
                 pass
 
         async def send_reminders() -> None:
@@ -44,6 +44,7 @@ class Worker:
             (send_reminders, 1),
             (deliver_outbox, 1),
             (auth.purge_expired_sign_in_state, 300),
+            (password_reset.purge_expired_resets, 300),
             (idempotency.purge_expired, 300),
         ]
         self._task: asyncio.Task | None = None

@@ -66,3 +66,12 @@ async def test_only_names_the_store_made_can_be_read(tmp_path):
             await store.exists(name)
     with pytest.raises(FileNotFoundError):
         [chunk async for chunk in store.read("0" * 64)]
+
+
+async def test_a_file_no_attachment_needs_is_deleted_and_deleting_twice_is_harmless(tmp_path):
+    store = LocalFileStore(tmp_path)
+    stored = await store.save(_chunks(b"temporary"), max_bytes=100)
+    await store.delete(stored.sha256)
+    await store.delete(stored.sha256)
+    assert not await store.exists(stored.sha256)
+    assert _files(tmp_path) == []

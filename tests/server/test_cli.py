@@ -330,6 +330,7 @@ def test_a_bad_setting_stops_migrate_in_one_line(
         ["demo"],
         ["worker"],
         ["serve"],
+        ["smtpd"],
         [
             "create-user",
             "--name",
@@ -356,7 +357,7 @@ def test_serve_refuses_several_workers_on_sqlite(guichet: Run, tmp_path: Path) -
     assert not (tmp_path / "cli.sqlite3").exists()
 
 
-@pytest.mark.parametrize("command", ["serve", "migrate", "worker"])
+@pytest.mark.parametrize("command", ["serve", "migrate", "worker", "smtpd"])
 def test_postgres_without_a_secret_key_is_refused(guichet: Run, command: str) -> None:
     # Nothing listens there: the check happens before any connection.
     url = f"postgres://guichet@127.0.0.1:{free_port()}/guichet"
@@ -370,7 +371,7 @@ def test_postgres_without_a_secret_key_is_refused(guichet: Run, command: str) ->
 def test_help_lists_the_commands(guichet: Run) -> None:
     result = guichet("--help")
     assert result.returncode == 0
-    for command in ("migrate", "serve", "worker", "create-user", "export-schema", "demo"):
+    for command in ("migrate", "serve", "worker", "smtpd", "create-user", "export-schema", "demo"):
         assert command in result.stdout
 
 

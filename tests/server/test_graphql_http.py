@@ -314,13 +314,14 @@ async def test_a_malformed_get_is_a_400_with_a_json_error(gql, params, message):
     assert error_messages(response) == [message]
 
 
-@pytest.mark.parametrize(
-    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
-)
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 async def test_a_body_that_is_not_application_json_is_refused_with_415(gql, content_type):
+    # multipart/form-data carries files (tests/server/test_uploads.py).
     response = await post_raw(gql, json.dumps({"query": TYPENAME}), content_type)
     assert response.status_code == 415
-    assert error_messages(response) == ["Send the request as application/json."]
+    assert error_messages(response) == [
+        "Send the request as application/json (with files: multipart/form-data)."
+    ]
 
 
 async def test_a_form_post_is_refused_with_415(gql):

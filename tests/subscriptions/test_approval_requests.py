@@ -502,7 +502,9 @@ async def test_an_end_user_approves_a_refund_and_the_agent_solves_the_ticket(
             # The e-mail reaches Alice's mail server after a worker round.
             assert mailbox.messages == []
             await worker.run_once()
-            [mail] = await mailbox.wait_for(1)
+            # With the receipt of her request, queued when it was opened (issue 13).
+            receipt, mail = await mailbox.wait_for(2)
+            assert receipt["Subject"].startswith(f"[#{ticket['number']}] Request received")
             assert mail["To"] == end_user.email
             body = mail.get_content()
             assert SUBJECT in mail["Subject"] and f"#{ticket['number']}" in mail["Subject"]
@@ -531,7 +533,7 @@ async def test_an_end_user_approves_a_refund_and_the_agent_solves_the_ticket(
             assert decided["approvalRequest"] == {"id": approval_id, "status": "APPROVED"}
 
             await worker.run_once()
-            question, approval = (await mailbox.wait_for(3))[1:]
+            question, approval = (await mailbox.wait_for(4))[2:]
             assert (question["To"], approval["To"]) == (agent.email, agent.email)
             assert "Is it the full 120 €?" in question.get_content()
             assert "approved" in approval["Subject"]
@@ -541,5 +543,8 @@ async def test_an_end_user_approves_a_refund_and_the_agent_solves_the_ticket(
             assert solved["data"]["updateTicket"] == {"ticket": {"status": "SOLVED"}, "errors": []}
             await silent(alice_ws)
 
-    assert {m.status for m in await OutboxMessage.all()} == {OutboxStatus.SENT}
-    assert len(mailbox.attempts) == 3
+    # All sent but the solved notice, queued last, that no worker round took yet.
+    assert [m.status for m in await OutboxMessage.all().order_by("id")] == [
+        OutboxStatus.SENT
+    ] * 4 + [OutboxStatus.PENDING]
+    assert len(mailbox.attempts) == 4

@@ -8,6 +8,10 @@ the bus before it replays, so a subscriber that asks to replay after an existing
 and has received the replay is live: the tests act only then. "Receives nothing" is a
 quiet wait of QUIET seconds, or, better, the proof that the next message is the one
 expected.
+
+A change that mails someone is followed by its NOTIFICATION_SENT events (by the system);
+these tests follow the changes and pass over those (the mail and its events are tested in
+tests/resolvers/mail/test_ticket_mail.py).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from guichet.subscriptions.notifications import notify
 from tests.conftest import Client, Person
 
 TRANSPORT_WS = "graphql-transport-ws"
+MAIL_EVENT = "NOTIFICATION_SENT"
 TIMEOUT = 5.0
 QUIET = 0.5
 
@@ -119,6 +124,11 @@ async def history_of(gql: Client, ticket: dict, person: Person) -> list[dict]:
     ]
 
 
+async def changes_of(gql: Client, ticket: dict, person: Person) -> list[dict]:
+    """`history_of`, the mail events aside."""
+    return [e for e in await history_of(gql, ticket, person) if e["kind"] != MAIL_EVENT]
+
+
 def pk_of(ticket: dict) -> int:
     pk = ids.decode_as(ticket["id"], "Ticket")
     assert pk is not None
@@ -157,11 +167,20 @@ async def signed_in(ws: ClientConnection, person: Person) -> None:
     assert ack["type"] == "connection_ack", ack
 
 
+def _mail_event(message: dict[str, Any]) -> bool:
+    data = (message.get("payload") or {}).get("data") or {}
+    return (
+        message.get("type") == "next"
+        and (data.get("ticketHistory") or {}).get("kind") == MAIL_EVENT
+    )
+
+
 async def silent(ws: ClientConnection, within: float = QUIET) -> None:
-    """Nothing arrives on the connection within `within` seconds."""
+    """Nothing arrives on the connection within `within` seconds (but mail events)."""
     try:
         async with asyncio.timeout(within):
-            raw = await ws.recv()
+            while _mail_event(json.loads(raw := await ws.recv())):
+                pass
     except TimeoutError:
         return
     raise AssertionError(f"expected nothing, received {raw}")
@@ -180,8 +199,16 @@ async def subscribe_history(
     )
 
 
+async def receive_change(ws: ClientConnection) -> dict[str, Any]:
+    """The next message, mail events passed over."""
+    while _mail_event(message := await receive(ws)):
+        pass
+    return message
+
+
 async def next_event(ws: ClientConnection, operation_id: str = "1") -> dict[str, Any]:
-    message = await receive(ws)
+    """The next history event, mail events passed over."""
+    message = await receive_change(ws)
     assert message["type"] == "next", message
     assert message["id"] == operation_id, message
     assert "errors" not in message["payload"], message
@@ -196,9 +223,13 @@ async def live_history(
     history = await history_of(gql, ticket, person)
     assert len(history) >= 2, history
     await subscribe_history(ws, ticket["id"], after=history[0]["id"], operation_id=operation_id)
-    replayed = [await next_event(ws, operation_id) for _ in history[1:]]
+    replayed = []
+    for _ in history[1:]:  # the whole replay, mail events included
+        message = await receive(ws)
+        assert message["type"] == "next" and message["id"] == operation_id, message
+        replayed.append(message["payload"]["data"]["ticketHistory"])
     assert [e["id"] for e in replayed] == [e["id"] for e in history[1:]]
-    return replayed
+    return [e for e in replayed if e["kind"] != MAIL_EVENT]
 
 
 async def operation_errors(ws: ClientConnection, operation_id: str = "1") -> list[dict]:
@@ -260,7 +291,7 @@ async def test_an_agent_receives_each_new_event_in_order(gql, live_server, agent
         ]
         await silent(ws)
     # In the order of the ticket's history, which has them last.
-    history = await history_of(gql, ticket, agent)
+    history = await changes_of(gql, ticket, agent)
     assert [e["id"] for e in received] == [e["id"] for e in history[-3:]]
 
 
@@ -329,7 +360,7 @@ async def test_events_of_other_tickets_never_arrive(gql, live_server, agent, end
         await comment(gql, agent, ticket, "Mine: a reply.")
         await comment(gql, agent, other, "Other: a reply.")
 
-        received = [await receive(ws) for _ in range(5)]
+        received = [await receive_change(ws) for _ in range(5)]
         await silent(ws)
     mine = [m for m in received if m["id"] == "mine"]
     others = [m for m in received if m["id"] == "other"]
@@ -367,7 +398,7 @@ async def test_a_subscriber_who_loses_access_stops_receiving_and_the_stream_comp
         await comment(gql, agent, ticket, "Only for Alice now.")
         # Alice receives it; Bob's stream completes instead, and nothing follows.
         assert (await next_event(alice_ws))["kind"] == "COMMENT_ADDED"
-        assert await receive(bob_ws) == {"id": "1", "type": "complete"}
+        assert await receive_change(bob_ws) == {"id": "1", "type": "complete"}
         await comment(gql, agent, ticket, "Still only for Alice.")
         assert (await next_event(alice_ws))["kind"] == "COMMENT_ADDED"
         await silent(bob_ws)
@@ -378,8 +409,8 @@ async def test_replay_after_an_event_then_live_events(gql, live_server, agent, e
     await update(gql, agent, ticket, tags=["parts"])
     await comment(gql, end_user, ticket, "Thanks, any news?")
     await update(gql, agent, ticket, priority="HIGH")
-    agent_history = await history_of(gql, ticket, agent)
-    user_history = await history_of(gql, ticket, end_user)
+    agent_history = await changes_of(gql, ticket, agent)
+    user_history = await changes_of(gql, ticket, end_user)
     assert [e["kind"] for e in user_history] == [
         "CREATED",
         "COMMENT_ADDED",
@@ -410,7 +441,7 @@ async def test_replay_after_an_event_then_live_events(gql, live_server, agent, e
         await silent(agent_ws, 0)
 
     seen = [e["id"] for e in agent_replay + live_for_agent]
-    assert seen == [e["id"] for e in (await history_of(gql, ticket, agent))[2:]]
+    assert seen == [e["id"] for e in (await changes_of(gql, ticket, agent))[2:]]
 
 
 async def test_replay_while_the_ticket_changes_loses_nothing_and_repeats_nothing(
@@ -436,7 +467,7 @@ async def test_replay_while_the_ticket_changes_loses_nothing_and_repeats_nothing
             writer.cancel()
             with suppress(asyncio.CancelledError):
                 await writer
-        expected = [e["id"] for e in (await history_of(gql, ticket, agent))[1:]]
+        expected = [e["id"] for e in (await changes_of(gql, ticket, agent))[1:]]
         received = [(await next_event(ws))["id"] for _ in expected]
         await silent(ws)
     assert received == expected
@@ -522,7 +553,7 @@ async def test_a_subscriber_replays_the_events_the_bus_lost_when_it_resumes(
         outage.resume()
         await silent(agent_ws)
         await silent(user_ws, 0)
-    history = await history_of(gql, ticket, agent)
+    history = await changes_of(gql, ticket, agent)
     assert [e["id"] for e in lost] == [e["id"] for e in history[-3:-1]]
 
 

@@ -10,14 +10,24 @@ claim on each message just before sending it, so one slowed down beyond its clai
 sends a message another worker has taken over since. Each e-mail carries a Message-ID
 derived from its outbox row, so a retry after a crash at the worst moment (sent, not yet
 recorded) is recognisable as the same message by mail servers and clients.
+
+A ticket's mail (resolvers/mail/ticket_mail.py) carries its headers (JSON: From's name,
+Reply-To, Message-ID chosen at enqueue time, threading) and is in the mail log
+(`mail_message`, by `outbox_id`), whose status follows the row's when it settles. A
+message may also carry a check (`CHECK` in its headers: a kind and an argument) that the
+worker runs just before sending: a delayed survey is dropped when its ticket was reopened
+or rated meanwhile.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
 
 from guichet.models.db import dialect
 from guichet.models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
@@ -43,17 +53,33 @@ class Outgoing:
     created_at: datetime | None = None
     # The claim this worker holds on the message (it holds none once another claimed it).
     claimed_until: datetime | None = None
+    # A ticket's mail: its headers (see SmtpSender.build); None for plain notices.
+    headers: dict[str, str] | None = None
 
 
 # A sender delivers one message or raises; the worker picks one per channel.
 Sender = Callable[[Outgoing], Awaitable[None]]
+# Whether a message is still wanted, by its check's argument: None (send it) or why not.
+Check = Callable[[str], Awaitable[str | None]]
+# The key of the headers that holds a message's check, "kind:argument" (never sent).
+CHECK = "X-Guichet-Check"
 
 
-async def enqueue_email(recipient: str, subject: str, body: str) -> None:
-    await OutboxMessage.create(
+async def enqueue_email(
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    send_at: datetime | None = None,
+) -> int:
+    """Queue an e-mail in the caller's transaction; its outbox id. `send_at` delays it."""
+    message = await OutboxMessage.create(
         channel=OutboxChannel.EMAIL, recipient=recipient, subject=subject[:250], body=body,
-        next_attempt_at=datetime.now(UTC),
+        headers=json.dumps(dict(headers)) if headers else None,
+        next_attempt_at=send_at or datetime.now(UTC),
     )  # fmt: skip
+    return message.id
 
 
 async def enqueue_sms(recipient: str, body: str) -> None:
@@ -77,7 +103,7 @@ _CLAIM = sql.statement(
     sql.GIVEN,
     ") UPDATE outbox_message SET claimed_until = ?, attempts = attempts + 1"
     " WHERE id IN (SELECT id FROM due) AND status = 'PENDING'"
-    " RETURNING id, channel, recipient, subject, body, attempts, created_at",
+    " RETURNING id, channel, recipient, subject, body, attempts, created_at, headers",
 )
 _RENEW = sql.statement("UPDATE outbox_message SET claimed_until = ?").where(
     "id = ?", "status = 'PENDING'", "claimed_until = ?"
@@ -88,6 +114,10 @@ _RETRY_LATER = sql.statement(
 _SETTLE = sql.statement(
     "UPDATE outbox_message SET status = ?, sent_at = ?, claimed_until = NULL, last_error = ?"
 ).where("id = ?")
+# The mail log follows (MailStatus has the outbox's final statuses by the same names).
+_SETTLE_LOG = sql.statement("UPDATE mail_message SET status = ?, reason = ?").where(
+    "outbox_id = ?", "direction = 'OUTBOUND'"
+)
 
 
 async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Outgoing]:
@@ -105,6 +135,7 @@ async def claim_due(now: datetime | None = None, limit: int = BATCH) -> list[Out
             r["attempts"],
             as_datetime(r["created_at"]),
             until,
+            json.loads(r["headers"]) if r["headers"] else None,
         )
         for r in sorted(rows, key=lambda r: r["id"])
     ]
@@ -122,7 +153,9 @@ async def _still_claimed(message: Outgoing) -> bool:
     return renewed == 1
 
 
-async def _record(message: Outgoing, status: OutboxStatus, error: str | None = None) -> None:
+async def _record(
+    message: Outgoing, status: OutboxStatus, error: str | None = None, logged_as: str | None = None
+) -> None:
     now = datetime.now(UTC)
     if status is OutboxStatus.PENDING:
         await _RETRY_LATER.execute(
@@ -131,22 +164,43 @@ async def _record(message: Outgoing, status: OutboxStatus, error: str | None = N
             message.id,
         )
         return
-    await _SETTLE.execute(
-        status.value,
-        now if status in (OutboxStatus.SENT, OutboxStatus.LOGGED) else None,
-        error[:500] if error else None,
-        message.id,
-    )
+    async with in_transaction():
+        await _SETTLE.execute(
+            status.value,
+            now if status in (OutboxStatus.SENT, OutboxStatus.LOGGED) else None,
+            error[:500] if error else None,
+            message.id,
+        )
+        if message.headers is not None:
+            await _SETTLE_LOG.execute(
+                logged_as or status.value, error[:500] if error else None, message.id
+            )
 
 
-async def deliver_due(senders: Mapping[OutboxChannel, tuple[Sender, OutboxStatus]]) -> int:
-    """Send what is due; returns how many messages were delivered this round."""
+async def _unwanted(message: Outgoing, checks: Mapping[str, Check]) -> str | None:
+    """Why a message with a check is no longer to be sent (None: send it)."""
+    kind, _, argument = ((message.headers or {}).get(CHECK) or "").partition(":")
+    check = checks.get(kind)
+    return await check(argument) if check is not None else None
+
+
+async def deliver_due(
+    senders: Mapping[OutboxChannel, tuple[Sender, OutboxStatus]],
+    checks: Mapping[str, Check] | None = None,
+) -> int:
+    """Send what is due; returns how many messages were delivered this round. A message
+        whose check (`checks`, by kind) says it is no longer wanted is settled FAILED with why
+    (IGNORED in the mail log)."""
     delivered = 0
     for message in await claim_due():
         if not await _still_claimed(message):
             log.warning(
                 "%s message %s was taken over by another worker", message.channel, message.id
             )
+            continue
+        if checks and (reason := await _unwanted(message, checks)):
+            log.info("not sending %s message %s: %s", message.channel, message.id, reason)
+            await _record(message, OutboxStatus.FAILED, f"not sent: {reason}", "IGNORED")
             continue
         send, success = senders[message.channel]
         try:

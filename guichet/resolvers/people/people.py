@@ -34,6 +34,9 @@ class PeopleErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     NOT_AN_AGENT = "NOT_AN_AGENT"
     OWNER_EXISTS = "OWNER_EXISTS"
+    INVALID_PHONE = "INVALID_PHONE"
+    NOT_A_MEMBER = "NOT_A_MEMBER"
+    NOT_SHARED = "NOT_SHARED"
 
 
 # ---------------------------------------------------------------- rows

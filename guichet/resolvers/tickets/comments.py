@@ -14,7 +14,11 @@ from tortoise.transactions import in_transaction
 from guichet.models.tickets import Channel, Comment, TicketEventKind, TicketStatus
 from guichet.resolvers import access, idempotency, ids, sql
 from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.mail import ticket_mail
+from guichet.resolvers.people import organization_subscriptions
 from guichet.resolvers.sql import as_bool, as_datetime
+from guichet.resolvers.tickets import attachments as attachment_rules
+from guichet.resolvers.tickets import mentions
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.ticket_updates import apply_status
@@ -160,16 +164,28 @@ async def comment_for_viewer(context: Context, pk: int) -> CommentRow:
 
 
 async def add_comment(
-    context: Context, *, ticket_id: str, body: str, public: bool | None, idempotency_key: str | None
+    context: Context,
+    *,
+    ticket_id: str,
+    body: str,
+    public: bool | None,
+    idempotency_key: str | None,
+    attachments: Sequence[Any] | None = None,
+    via: Channel | None = None,
 ) -> tuple[CommentRow, Any]:
     """Reply publicly or write an internal note. Customers write public replies only, light
     agents internal notes only. A customer's reply reopens a SOLVED ticket; an agent's
-    public reply opens a NEW one."""
+    public reply opens a NEW one. `@email`, `@"Full Name"` or `@Full Name` of a member of
+    staff notifies them (MENTIONED, see mentions.py); the subscribers of the ticket's
+    organization who may see the comment are told (organization_subscriptions.py).
+    `attachments`: files already in the store, attached to
+    the comment (see resolvers/tickets/attachments.py)."""
     viewer = context.require_viewer()
     done = await idempotency.previous_result(viewer.id, "addComment", idempotency_key)
     if done is not None:
         return await _replayed(context, ticket_id, done)
-    via = channel_of(viewer)
+    files = attachment_rules.received(attachments, ["input", "attachments"])
+    via = via or channel_of(viewer)  # EMAIL for a reply by mail
     changes = Changes()
     try:
         async with in_transaction():
@@ -183,16 +199,26 @@ async def add_comment(
                 ticket.id, TicketEventKind.COMMENT_ADDED, actor_pk=viewer.id, via=via, public=public,
                 data={"comment": ids.encode("Comment", comment.id), "public": public},
             )  # fmt: skip
+            await attachment_rules.attach(
+                changes, files, ticket_pk=ticket.id, comment_pk=comment.id, uploader_pk=viewer.id,
+                via=via, public=public,
+            )  # fmt: skip
             if not viewer.is_agent and ticket.status is TicketStatus.SOLVED:
                 await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
             elif public and access.may_work_tickets(viewer) and ticket.status is TicketStatus.NEW:
                 await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            await mentions.tell_mentioned(changes, ticket, body, public=public, author=viewer)
+            await ticket_mail.comment_added(
+                context.settings, changes, ticket, comment.id, body, public, viewer
+            )
+            await organization_subscriptions.tell_subscribers(changes, ticket, viewer.id)
             await ticket.save()  # stamps updated_at (auto_now)
             await idempotency.settle(claimed, comment.id)
     except idempotency.AlreadyDone:
         return await add_comment(
-            context, ticket_id=ticket_id, body=body, public=public, idempotency_key=idempotency_key
-        )
+            context, ticket_id=ticket_id, body=body, public=public,
+            idempotency_key=idempotency_key, attachments=attachments, via=via,
+        )  # fmt: skip
     forget(context)
     await changes.publish(context)
     row = CommentRow(comment.id, ticket.id, viewer.id, body, public, via, comment.created_at)

@@ -75,6 +75,10 @@ class Policy:
 
 
 LIGHT_AGENTS_READ = "Light agents read tickets and write internal notes only."
+STAFF_SOLVE_BY_UPDATE = (
+    "markSolved is for end users marking their own request solved;"
+    " staff solve tickets with updateTicket(input: {status: SOLVED})."
+)
 
 
 STAFF_ACTIVITIES = "Only staff add and update activities."
@@ -84,8 +88,12 @@ POLICIES: dict[TicketAction, Policy] = {
         id_path=("input", "id"),
     ),
     TicketAction.COMMENT: Policy(takes_part=True, closed_is_final=True),
-    # Only the requester marks solved or rates: the rule answers NOT_REQUESTER to others.
-    TicketAction.MARK_SOLVED: Policy(closed_is_final=True, id_path=("ticketId",)),
+    # Only end users mark solved (staff solve through updateTicket), and of those only the
+    # requester: the rule answers NOT_REQUESTER to others. Only the requester rates.
+    TicketAction.MARK_SOLVED: Policy(
+        lambda v: not v.is_agent, STAFF_SOLVE_BY_UPDATE, closed_is_final=True,
+        id_path=("ticketId",),
+    ),
     TicketAction.REQUEST_APPROVAL: Policy(
         lambda v: v.at_least(Role.AGENT), "Agents and admins ask for approvals.",
         closed_is_final=True,

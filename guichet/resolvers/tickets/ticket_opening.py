@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
-from guichet.models import people as people_models
 from guichet.models.tickets import (
     Channel,
     Ticket,
@@ -18,9 +17,11 @@ from guichet.models.tickets import (
     TicketTag,
     TicketType,
 )
-from guichet.resolvers import access, idempotency, ids, sql
-from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
-from guichet.resolvers.tickets import custom_fields
+from guichet.resolvers import idempotency, ids, sql
+from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.mail import ticket_mail
+from guichet.resolvers.people import organization_subscriptions
+from guichet.resolvers.tickets import attachments, custom_fields, portal_requests
 from guichet.resolvers.tickets.custom_fields import FieldValue
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
@@ -59,7 +60,8 @@ async def next_ticket_number() -> int:
 
 @dataclass(frozen=True, slots=True)
 class NewTicket:
-    """createTicket's input, as plain values (attachments are refused before the rule)."""
+    """createTicket's input, as plain values (`attachments`: files already in the store,
+    see resolvers/tickets/attachments.py)."""
 
     subject: str
     description: str
@@ -73,14 +75,21 @@ class NewTicket:
     tags: list[str] | None = None
     custom_fields: list[FieldValue] | None = None
     idempotency_key: str | None = None
+    attachments: list[Any] | None = None
+    # The channel it came in by, when not the viewer's usual one (EMAIL for inbound mail).
+    via: Channel | None = None
+    # Filed as the help-center form does (portal_requests.py).
+    portal: bool | None = None
 
 
 async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
     """Open a request. A customer is always its requester (via PORTAL); an agent may open
-    it on behalf of a requester (via WEB) and set every field."""
+    it on behalf of a requester (via WEB) and set every field. With `portal`, staff file
+    their own request as the help-center form does, light agents included (their
+    description becomes an internal note): see portal_requests.py. Without an
+    organization, the request goes to the requester's default (or only) organization."""
     viewer = context.require_viewer()
-    if viewer.is_agent and not access.may_work_tickets(viewer):
-        raise Forbidden("Light agents read tickets and write internal notes only.")
+    portal_requests.check_may_open(viewer, request.portal)
     done = await idempotency.previous_result(viewer.id, "createTicket", request.idempotency_key)
     if done is not None:
         return await ticket_for_viewer(context, done)
@@ -88,21 +97,7 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
         text_error(request.subject, ["input", "subject"], max_length=MAX_SUBJECT),
         text_error(request.description, ["input", "description"], max_length=MAX_BODY),
     ]
-    if not viewer.is_agent:
-        for name, path in (
-            ("requester_id", "requesterId"),
-            ("assignee_id", "assigneeId"),
-            ("group_id", "groupId"),
-            ("tags", "tags"),
-        ):
-            if getattr(request, name) is not None:
-                errors.append(
-                    UserError(
-                        f"Customers do not set {path}.",
-                        TicketErrorCode.NOT_ALLOWED,
-                        ["input", path],
-                    )
-                )
+    errors += portal_requests.refused_fields(viewer, request)
     if errors := [e for e in errors if e]:
         raise Refused(*errors)
     requester_pk = decoded(request.requester_id, "User", ["input", "requesterId"]) or viewer.id
@@ -114,15 +109,27 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
         requester_pk, decoded(request.organization_id, "Organization", ["input", "organizationId"])
     )
     tags = normalized_tags(request.tags, ["input", "tags"])
-    visible_fields = await custom_fields.fields_visible_to(viewer)
+    form = portal_requests.through_the_form(viewer, request.portal)
+    visible_fields = await custom_fields.fields_visible_to(
+        portal_requests.form_viewer(viewer, request.portal)
+    )
     values = custom_fields.checked_values(
         visible_fields, request.custom_fields, ["input", "customFields"]
     )
-    if not viewer.is_agent and (
-        missing := custom_fields.missing_required(visible_fields, values, ["input", "customFields"])
+    # A mail cannot fill in custom fields: requiring them is the form's business.
+    if (
+        form
+        and request.via is not Channel.EMAIL
+        and (
+            missing := custom_fields.missing_required(
+                visible_fields, values, ["input", "customFields"]
+            )
+        )
     ):
         raise Refused(*missing)
-    via = channel_of(viewer)
+    files = attachments.received(request.attachments, ["input", "attachments"])
+    via = request.via or portal_requests.channel(viewer, request.portal, channel_of(viewer))
+    note = portal_requests.description_is_a_note(viewer, request.portal)
     changes = Changes()
     try:
         async with in_transaction():
@@ -135,7 +142,7 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
             ticket = await Ticket.create(
                 number=await next_ticket_number(),
                 subject=request.subject.strip(),
-                description=request.description,
+                description="" if note else request.description,
                 status=TicketStatus.OPEN if assignee_pk else TicketStatus.NEW,
                 type=request.type,
                 priority=request.priority,
@@ -147,6 +154,17 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
                 organization_id=organization_pk,
             )
             await opened(changes, ticket, viewer, via, ccs=ccs, tags=tags, values=values)
+            # A light agent's description, and the files filed with it, are an internal note.
+            note_pk = None
+            if note:
+                note_pk = await portal_requests.record_description_as_note(
+                    changes, ticket, request.description, viewer, via
+                )
+            await ticket_mail.ticket_opened(context.settings, changes, ticket, viewer)
+            await attachments.attach(
+                changes, files, ticket_pk=ticket.id, comment_pk=note_pk, uploader_pk=viewer.id,
+                via=via, public=not note,
+            )  # fmt: skip
             await idempotency.settle(claimed, ticket.id)
     except idempotency.AlreadyDone:
         return await create_ticket(context, request)
@@ -183,22 +201,24 @@ async def opened(
             f"Ticket #{ticket.number} is assigned to you: {ticket.subject}",
             ticket.id,
         )
+    await organization_subscriptions.tell_subscribers(changes, ticket, viewer.id)
 
 
 async def create_follow_up(
     context: Context, *, ticket_id: str, subject: str | None, description: str
 ) -> TicketRow:
-    """A new ticket linked to a closed one (closed tickets never reopen)."""
+    """A new ticket linked to a SOLVED or CLOSED one (closed tickets never reopen). A
+    customer's follow-up has them as its requester (portal_requests.follow_up_people)."""
     viewer = context.require_viewer()
     via = channel_of(viewer)
     changes = Changes()
     async with in_transaction():
         # Locked too: the follow-up copies the source's fields as they are now.
         source = await ticket_for_change(context, ticket_id, TicketAction.FOLLOW_UP)
-        if source.status is not TicketStatus.CLOSED:
+        if source.status not in (TicketStatus.SOLVED, TicketStatus.CLOSED):
             raise Refused(
                 UserError(
-                    "Follow-ups are for closed tickets; this one can still be reopened.",
+                    "Follow-ups are for solved or closed tickets; reply on this one instead.",
                     TicketErrorCode.NOT_CLOSED,
                     ["input", "ticketId"],
                 )
@@ -210,7 +230,7 @@ async def create_follow_up(
         ]
         if errors := [e for e in errors if e]:
             raise Refused(*errors)
-        ccs = await people_models.User.filter(cc_on__ticket_id=source.pk)
+        requester_pk, organization_pk, ccs = await portal_requests.follow_up_people(viewer, source)
         ticket = await Ticket.create(
             number=await next_ticket_number(),
             subject=subject.strip(),
@@ -219,13 +239,14 @@ async def create_follow_up(
             type=source.type,
             priority=source.priority,
             via=via,
-            requester_id=source.requester_id,
+            requester_id=requester_pk,
             submitter_id=viewer.id,
             group_id=source.group_id,
-            organization_id=source.organization_id,
+            organization_id=organization_pk,
             follow_up_of_id=source.pk,
         )
         await opened(changes, ticket, viewer, via, ccs=ccs, tags=[], values={})
+        await ticket_mail.ticket_opened(context.settings, changes, ticket, viewer)
         await changes.record(
             source.pk, TicketEventKind.FOLLOW_UP_CREATED, actor_pk=viewer.id, via=via, public=True,
             data={"ticket": ticket.id and ids.encode("Ticket", ticket.id), "number": ticket.number},

@@ -27,7 +27,9 @@ from guichet.models.tickets import (
 from guichet.resolvers import ids
 from guichet.resolvers.approvals import approvals
 from guichet.resolvers.errors import Refused, UserError, text_error
+from guichet.resolvers.mail import ticket_mail
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
+from guichet.resolvers.people import organization_subscriptions
 from guichet.resolvers.tickets import custom_fields, ticket_gate
 from guichet.resolvers.tickets.custom_fields import FieldValue
 from guichet.resolvers.tickets.history import Changes
@@ -239,7 +241,10 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
         if new_status is not None:
             if error := await status_error(ticket, new_status, ticket.assignee_id):
                 raise Refused(error)
+            solved_before = ticket.status is TicketStatus.SOLVED
             await apply_status(changes, ticket, new_status, viewer, via)
+            if ticket.status is TicketStatus.SOLVED and not solved_before:
+                await ticket_mail.ticket_solved(context.settings, changes, ticket, viewer)
         if ticket.status is TicketStatus.SOLVED and ticket.assignee_id is None:
             raise Refused(  # unassigning a solved ticket would break "SOLVED needs an assignee"
                 UserError(
@@ -266,6 +271,7 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
             )
         if changes.events:  # one write of the row, which stamps updated_at (auto_now)
             await ticket.save()
+            await organization_subscriptions.tell_subscribers(changes, ticket, viewer.id)
     forget(context)
     await changes.publish(context)
     return TICKET.row_of(ticket)  # the row as written: no need to read it back
@@ -332,7 +338,8 @@ async def add_ccs(
 
 
 async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
-    """The requester marks their own request solved; it must have an assignee."""
+    """The requester marks their own request solved; it must have an assignee. Only end
+    users do (the gate refuses staff: they solve through updateTicket(status: SOLVED))."""
     viewer = context.require_viewer()
     changes = Changes()
     async with in_transaction():
@@ -347,8 +354,12 @@ async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
             )
         if error := await status_error(ticket, TicketStatus.SOLVED, ticket.assignee_id):
             raise Refused(UserError(error.message, error.code, ["ticketId"]))
+        solved_before = ticket.status is TicketStatus.SOLVED
         await apply_status(changes, ticket, TicketStatus.SOLVED, viewer, channel_of(viewer))
+        if not solved_before:
+            await ticket_mail.ticket_solved(context.settings, changes, ticket, viewer)
         await ticket.save()  # stamps updated_at (auto_now)
+        await organization_subscriptions.tell_subscribers(changes, ticket, viewer.id)
     forget(context)
     await changes.publish(context)
     return TICKET.row_of(ticket)

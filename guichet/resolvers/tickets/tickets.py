@@ -100,7 +100,22 @@ _CCS = (
     .where(sql.among("cc.ticket_id"))
     .order("cc.id")
 )
+_CC_EMAILS = (
+    sql.select(
+        "cc.ticket_id",
+        "u.email",
+        from_=f'ticket_cc cc JOIN "user" u ON u.id = cc.user_id JOIN {TICKET} ON t.id = cc.ticket_id',
+    )
+    .where(sql.among("cc.ticket_id"), sql.GIVEN)
+    .order("cc.id")
+)
 _TAGS = sql.select("ticket_id, tag", from_="ticket_tag").where(sql.among("ticket_id")).order("tag")
+# A requester's organizations and default organization, in one statement.
+_MEMBERSHIPS = sql.select(
+    "m.organization_id",
+    "u.default_organization_id",
+    from_='"user" u LEFT JOIN organization_member m ON m.user_id = u.id',
+).where("u.id = ?")
 _FOLLOW_UPS = sql.select(TICKET).where(sql.among("t.follow_up_of_id"), sql.GIVEN).order("t.number")
 
 
@@ -143,6 +158,14 @@ async def ticket_groups_by_id(
 
 async def ccs_by_ticket(context: Context, keys: Sequence[int]) -> list[list[people.UserRow]]:
     return sql.grouped_by(keys, await _CCS.fetch(keys), people.USER.row, "ticket_id")
+
+
+async def cc_emails_by_ticket(context: Context, keys: Sequence[int]) -> list[list[str]]:
+    """Each ticket's CC addresses, for staff and the customers who take part in it
+    (`access.cc_emails_condition`); empty for anyone else."""
+    condition = access.cc_emails_condition(context.require_viewer(), "t", 1)
+    rows = await _CC_EMAILS.fetch(keys, condition)
+    return sql.grouped_by(keys, rows, itemgetter("email"), "ticket_id")
 
 
 async def tags_by_ticket(context: Context, keys: Sequence[int]) -> list[list[str]]:
@@ -230,11 +253,14 @@ async def checked_assignee(assignee_pk: int | None, group_pk: int | None) -> Non
 
 
 async def checked_organization(requester_pk: int, organization_pk: int | None) -> int | None:
-    """The ticket's organization: one the requester belongs to; by default their only one."""
-    memberships = await people_models.OrganizationMember.filter(user_id=requester_pk).values_list(
-        "organization_id", flat=True
-    )
+    """The ticket's organization: one the requester belongs to; by default their default
+    organization (while they still belong to it), else their only one, else none."""
+    rows = await _MEMBERSHIPS.fetch(requester_pk)
+    memberships = [r["organization_id"] for r in rows if r["organization_id"] is not None]
     if organization_pk is None:
+        default = rows[0]["default_organization_id"] if rows else None
+        if default in memberships:
+            return default
         return memberships[0] if len(memberships) == 1 else None
     if organization_pk not in memberships:
         raise Refused(

@@ -24,6 +24,7 @@ from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.tickets import channel_of, forget
 from guichet.resolvers.work.resolutions import claim_one, not_solved
+from guichet.resolvers.work.survey_tokens import requester_context
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Context
@@ -130,10 +131,19 @@ def _window_closed(context: Context, solved_at: datetime | None) -> Refused | No
 
 
 async def rate(
-    context: Context, *, ticket_id: str, score: SatisfactionScore, comment: str | None
+    context: Context,
+    *,
+    ticket_id: str,
+    score: SatisfactionScore,
+    comment: str | None,
+    survey_token: str | None = None,
 ) -> RatingRow:
     """The requester rates their SOLVED or CLOSED ticket, or changes the rating, during
-    the window after solving. A new rating replaces the previous one, comment included."""
+    the window after solving. A new rating replaces the previous one, comment included.
+    With the token of a survey link, anyone (signed in or not) rates as the requester it
+    names, that ticket only (survey_tokens.py)."""
+    if survey_token is not None:
+        context = await requester_context(context, survey_token, ticket_id)
     viewer = context.require_viewer()
     changes = Changes()
     async with in_transaction():

@@ -305,10 +305,11 @@ async def test_changing_a_value_records_its_history(gql, agent, end_user, fields
     seen_by_requester = await history_of(gql, end_user, ticket["number"])
     assert [e["node"]["field"] for e in seen_by_requester["edges"]] == [
         None,  # CREATED
+        None,  # NOTIFICATION_SENT: the receipt mailed to the requester
         "customFields.serial",
         "customFields.serial",
     ]
-    assert seen_by_requester["totalCount"] == 3
+    assert seen_by_requester["totalCount"] == 4
     assert await TicketEvent.filter(field="customFields.internal").count() == 1
 
 

@@ -20,19 +20,25 @@ from tests.resolvers.tickets_helpers import (
 EVENT_NODE = "query($id: ID!) { node(id: $id) { id ... on TicketEvent { kind public } } }"
 
 
+def changes(history: dict) -> list[dict]:
+    """The events of the change itself: the mail it caused (NOTIFICATION_SENT, by the
+    system) aside, tested in tests/resolvers/mail/test_ticket_mail.py."""
+    return [e for e in history["edges"] if e["node"]["kind"] != "NOTIFICATION_SENT"]
+
+
 def summary(history: dict) -> list[tuple]:
-    """(kind, field, previous, new, public) of each event."""
+    """(kind, field, previous, new, public) of each event but the mail's."""
     return [
         (e["node"]["kind"], e["node"]["field"], e["node"]["previousValue"],
          e["node"]["newValue"], e["node"]["public"])
-        for e in history["edges"]
+        for e in changes(history)
     ]  # fmt: skip
 
 
 async def test_creation_is_recorded_with_its_actor_and_channel(gql, agent, end_user):
     ticket = await make_ticket(gql, end_user, subject="Help")
     history = await history_of(gql, agent, ticket["number"])
-    assert history["totalCount"] == 1
+    assert history["totalCount"] == 2  # and the receipt mailed to the requester
     created = history["edges"][0]["node"]
     assert created["kind"] == "CREATED"
     assert created["actor"] == {"id": end_user.id}
@@ -62,8 +68,8 @@ async def test_opening_with_ccs_tags_and_values_records_each(gql, admin, agent, 
         ("FIELD_CHANGED", "customFields.plan", None, "Pro", True),
         ("FIELD_CHANGED", "customFields.risk", None, "high", False),
     ]
-    assert all(e["node"]["via"] == "WEB" for e in history["edges"])
-    assert all(e["node"]["actor"] == {"id": agent.id} for e in history["edges"])
+    assert all(e["node"]["via"] == "WEB" for e in changes(history))
+    assert all(e["node"]["actor"] == {"id": agent.id} for e in changes(history))
     cc = await _user_id("cc@acme.test")
     assert history["edges"][1]["node"]["data"] == {"user": cc}
 
@@ -103,8 +109,8 @@ async def test_each_field_change_records_previous_and_new_values(
         ("FIELD_CHANGED", "tags", ["a"], ["a", "b"], False),
         ("FIELD_CHANGED", "status", "OPEN", "SOLVED", True),
     ]
-    assert {e["node"]["actor"]["id"] for e in history["edges"][1:]} == {agent.id}
-    assert {e["node"]["via"] for e in history["edges"][1:]} == {"WEB"}
+    assert {e["node"]["actor"]["id"] for e in changes(history)[1:]} == {agent.id}
+    assert {e["node"]["via"] for e in changes(history)[1:]} == {"WEB"}
 
 
 async def test_comments_are_recorded_and_internal_notes_are_not_public(gql, agent, end_user):
@@ -152,7 +158,7 @@ async def test_a_follow_up_is_recorded_on_the_closed_ticket(gql, agent, end_user
     )
     assert last["data"] == {"ticket": follow_up["id"], "number": follow_up["number"]}
     new_history = await history_of(gql, end_user, follow_up["number"])
-    assert [e["node"]["kind"] for e in new_history["edges"]] == ["CREATED"]
+    assert [e["node"]["kind"] for e in new_history["edges"]] == ["CREATED", "NOTIFICATION_SENT"]
 
 
 async def test_status_changes_by_rules_are_recorded(gql, agent, end_user):
@@ -215,7 +221,7 @@ async def test_end_user_history_hides_internal_events_and_does_not_count_them(
     ticket = await busy_ticket(gql, admin, agent, light_agent, end_user, group)
     for person in (end_user, colleague):
         history = await history_of(gql, person, ticket["number"])
-        assert history["totalCount"] == 4
+        assert history["totalCount"] == 6  # and the two mails to the requester
         assert summary(history) == [
             ("CREATED", None, None, None, True),
             ("FIELD_CHANGED", "customFields.serial", None, "S1", True),
@@ -228,9 +234,9 @@ async def test_staff_see_every_event(gql, everyone, admin, agent, light_agent, e
     ticket = await busy_ticket(gql, admin, agent, light_agent, end_user, group)
     for role in ("OWNER", "ADMIN", "AGENT", "LIGHT_AGENT"):
         history = await history_of(gql, everyone[role], ticket["number"])
-        assert history["totalCount"] == 9
+        assert history["totalCount"] == 11
         assert [e["node"]["public"] for e in history["edges"]] == [
-            True, False, False, False, True, False, False, True, True,
+            True, True, False, False, False, True, False, False, True, True, True,
         ]  # fmt: skip
 
 
@@ -238,23 +244,26 @@ async def test_end_user_history_pages_skip_internal_events(
     gql, admin, agent, light_agent, end_user, group
 ):
     ticket = await busy_ticket(gql, admin, agent, light_agent, end_user, group)
-    first = await history_of(gql, end_user, ticket["number"], first=2)
-    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (4, True)
+    first = await history_of(gql, end_user, ticket["number"], first=3)
+    assert (first["totalCount"], first["pageInfo"]["hasNextPage"]) == (6, True)
     assert first["pageInfo"]["hasPreviousPage"] is False
     second = await history_of(
-        gql, end_user, ticket["number"], first=2, after=first["pageInfo"]["endCursor"]
+        gql, end_user, ticket["number"], first=3, after=first["pageInfo"]["endCursor"]
     )
-    assert (second["totalCount"], second["pageInfo"]["hasNextPage"]) == (4, False)
+    assert (second["totalCount"], second["pageInfo"]["hasNextPage"]) == (6, False)
     assert second["pageInfo"]["hasPreviousPage"] is True
     kinds = [e["node"]["kind"] for e in first["edges"] + second["edges"]]
-    assert kinds == ["CREATED", "FIELD_CHANGED", "COMMENT_ADDED", "FIELD_CHANGED"]
+    assert kinds == [
+        "CREATED", "NOTIFICATION_SENT", "FIELD_CHANGED",
+        "COMMENT_ADDED", "FIELD_CHANGED", "NOTIFICATION_SENT",
+    ]  # fmt: skip
     assert all(e["node"]["public"] for e in first["edges"] + second["edges"])
     empty = await history_of(
         gql, end_user, ticket["number"], first=2, after=second["pageInfo"]["endCursor"]
     )
-    assert (empty["totalCount"], empty["edges"]) == (4, [])
+    assert (empty["totalCount"], empty["edges"]) == (6, [])
     counted = await history_of(gql, end_user, ticket["number"], first=0)
-    assert (counted["totalCount"], counted["edges"]) == (4, [])
+    assert (counted["totalCount"], counted["edges"]) == (6, [])
 
 
 async def test_an_internal_event_is_not_found_by_id_for_end_users(
@@ -262,7 +271,7 @@ async def test_an_internal_event_is_not_found_by_id_for_end_users(
 ):
     ticket = await make_ticket(gql, end_user)
     await commented(gql, agent, ticket["id"], "note", public=False)
-    events = (await history_of(gql, agent, ticket["number"]))["edges"]
+    events = changes(await history_of(gql, agent, ticket["number"]))
     created, note = events[0]["node"]["id"], events[1]["node"]["id"]
     assert (await gql(EVENT_NODE, {"id": note}, as_=end_user))["data"]["node"] is None
     assert (await gql(EVENT_NODE, {"id": created}, as_=end_user))["data"]["node"] == {

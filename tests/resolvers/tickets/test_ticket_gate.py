@@ -128,9 +128,9 @@ EXPECTED: dict[TicketAction, tuple[str, ...]] = {
     # columns in ROLES order: owner, admin, agent, light_agent, end_user, colleague, other
     TicketAction.UPDATE: ("ok", "ok", "ok", "FORBIDDEN", "ok", "ok", "NOT_FOUND"),
     TicketAction.COMMENT: ("ok", "ok", "ok", "ok", "ok", "ok", "NOT_FOUND"),
+    # Staff solve through updateTicket (issue 13; was NOT_REQUESTER for them).
     TicketAction.MARK_SOLVED: (
-        "NOT_REQUESTER", "NOT_REQUESTER", "NOT_REQUESTER", "NOT_REQUESTER", "ok",
-        "NOT_REQUESTER", "NOT_FOUND",
+        "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "ok", "NOT_REQUESTER", "NOT_FOUND",
     ),
     TicketAction.REQUEST_APPROVAL: (
         "ok", "ok", "ok", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN", "FORBIDDEN",
@@ -193,8 +193,10 @@ async def test_an_approver_who_only_reads_may_not_write(gql, agent, end_user, ot
 
 async def test_a_malformed_or_missing_id_is_not_found_alike(gql, agent, end_user):
     for action in TicketAction:
+        # Only end users mark solved (issue 13): staff are refused before any lookup.
+        person = end_user if action is TicketAction.MARK_SOLVED else agent
         for ticket_id in ("VGlja2V0Ojk5OTk=", "not-an-id"):  # Ticket:9999, garbage
-            result = await attempt(gql, agent, action, ticket_id, end_user.id)
+            result = await attempt(gql, person, action, ticket_id, end_user.id)
             assert outcome(result, action) == "NOT_FOUND", (action, ticket_id)
 
 
@@ -268,6 +270,10 @@ BEFORE = {
     ("updateTicket", "agent"): 8,  # now 5
     ("updateTicket", "end_user"): 12,  # now 10
 }
+# A comment's mail came since (issue 13), not counted above: its followers are read, and
+# for the requester mailed the agent's reply, the thread, the outbox row, the mail log row
+# and the NOTIFICATION_SENT event.
+MAIL = {("addComment", "agent"): 5, ("addComment", "end_user"): 1}
 
 
 async def test_update_and_comment_read_the_ticket_once(gql, agent, end_user, count_statements):
@@ -279,7 +285,8 @@ async def test_update_and_comment_read_the_ticket_once(gql, agent, end_user, cou
                 COMMENT_SMALL, {"input": {"ticketId": ticket["id"], "body": "Hi"}}, as_=person
             )
         assert result["data"]["addComment"]["errors"] == [], result
-        assert counter.count < BEFORE[("addComment", who)], (who, counter.count)
+        allowed = BEFORE[("addComment", who)] + MAIL[("addComment", who)]
+        assert counter.count < allowed, (who, counter.count)
     for who, person, change in (
         ("agent", agent, {"priority": "HIGH"}),
         ("end_user", end_user, {"addCcEmails": ["cc@acme.test"]}),

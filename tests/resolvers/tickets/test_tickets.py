@@ -413,7 +413,7 @@ async def test_retrying_create_ticket_with_the_same_key_returns_the_first_ticket
     assert again["id"] == first["id"]
     assert again["number"] == first["number"]
     assert await Ticket.all().count() == 1
-    assert await TicketEvent.all().count() == 1
+    assert await TicketEvent.all().count() == 2  # CREATED, and one receipt mailed
 
 
 async def test_concurrent_retries_with_the_same_key_open_one_ticket(gql, end_user):
@@ -422,7 +422,7 @@ async def test_concurrent_retries_with_the_same_key_open_one_ticket(gql, end_use
     )
     assert {t["id"] for t in made} == {made[0]["id"]}
     assert await Ticket.all().count() == 1
-    assert await TicketEvent.all().count() == 1
+    assert await TicketEvent.all().count() == 2  # CREATED, and one receipt mailed
 
 
 async def test_same_key_from_another_user_opens_another_ticket(gql, end_user, colleague):
@@ -516,11 +516,12 @@ async def test_end_user_follows_up_on_their_own_closed_request(gql, agent, end_u
     assert follow_up["followUpOf"]["id"] == source["id"]
 
 
-async def test_follow_up_of_a_ticket_that_is_not_closed_is_refused(gql, agent, end_user):
+async def test_follow_up_of_a_ticket_that_is_not_solved_or_closed_is_refused(gql, agent, end_user):
+    """Issue 13 allows follow-ups of SOLVED tickets too (was: CLOSED only)."""
     new = await make_ticket(gql, end_user)
-    solved = await make_ticket(gql, end_user)
-    await update_ticket(gql, agent, solved["id"], assigneeId=agent.id, status="SOLVED")
-    for ticket in (new, solved):
+    opened = await make_ticket(gql, end_user)
+    await update_ticket(gql, agent, opened["id"], assigneeId=agent.id, status="PENDING")
+    for ticket in (new, opened):
         result = await gql(
             CREATE_FOLLOW_UP, {"input": {"ticketId": ticket["id"], "description": "x"}}, as_=agent
         )
