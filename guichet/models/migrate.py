@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 from aerich import Command
 from tortoise.context import TortoiseContext
 
 from guichet.models.db import tortoise_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# The advisory lock every Guichet process takes to migrate a PostgreSQL database.
+MIGRATION_LOCK = 0x6775_6963_6865_74  # "guichet"
 
 
 class DatabaseUnavailable(Exception):
@@ -30,9 +35,34 @@ def _check_sqlite_file(database_url: str) -> None:
         raise DatabaseUnavailable(f"cannot open the database: {error}") from error
 
 
+@contextlib.asynccontextmanager
+async def _alone(database_url: str) -> AsyncIterator[None]:
+    """On PostgreSQL, one process migrates at a time: a server and `guichet smtpd` started
+    together on a new database would otherwise both create the same tables. The lock is
+    the session's: closing its connection releases it, even when the process dies."""
+    if database_url.startswith("sqlite://"):
+        yield  # SQLite has one writer at a time already
+        return
+    try:
+        holder = await asyncpg.connect(database_url, timeout=30)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise DatabaseUnavailable(f"cannot open the database: {detail}") from error
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+        yield
+    finally:
+        await holder.close()
+
+
 async def apply_migrations(database_url: str) -> list[str]:
     """Bring the database up to date; returns the migrations applied (none when current)."""
     _check_sqlite_file(database_url)
+    async with _alone(database_url):
+        return await _upgrade(database_url)
+
+
+async def _upgrade(database_url: str) -> list[str]:
     config = tortoise_config(database_url)
     # A Tortoise context of its own: this migrates the database named here even in a
     # process that has another one open (a test run, a server), and leaves that one alone.

@@ -7,14 +7,18 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 from tortoise.exceptions import IntegrityError
 
 from guichet.models.migrate import MIGRATIONS_DIR, apply_migrations
 from guichet.models.people import Role, User
 from guichet.server.settings import Settings
+from tests.services import need_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -188,3 +192,30 @@ def unopenable_sqlite(tmp_path: Path) -> str:
 async def test_an_unopenable_database_fails_at_once(unopenable_sqlite: str) -> None:
     done = await asyncio.to_thread(_migrate_in_child, unopenable_sqlite)
     assert done.stdout.startswith("unavailable: cannot open the database")
+
+
+@pytest.fixture
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """An empty database beside the test one, dropped afterwards."""
+    url = need_postgres()
+    name = f"guichet_fresh_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        yield url.rsplit("/", 1)[0] + f"/{name}"
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def test_two_processes_starting_together_migrate_a_new_postgres_database_once(
+    fresh_postgres_database: str,
+) -> None:
+    files = sorted(await asyncio.to_thread(migration_files, MIGRATIONS_DIR))
+    first, second = await asyncio.gather(
+        asyncio.to_thread(_migrate_in_child, fresh_postgres_database),
+        asyncio.to_thread(_migrate_in_child, fresh_postgres_database),
+    )
+    applied = sorted([first.stdout.splitlines()[0], second.stdout.splitlines()[0]])
+    # One of them applied everything; the other waited for it and found nothing to do.
+    assert applied == sorted([repr(files), "[]"])
