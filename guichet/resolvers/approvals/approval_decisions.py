@@ -26,7 +26,7 @@ from guichet.resolvers.approvals.approvals import (
     ApprovalRow,
 )
 from guichet.resolvers.errors import NotFound, Refused, UserError, text_error
-from guichet.resolvers.mail import outbox
+from guichet.resolvers.mail import outbound
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
 from guichet.resolvers.tickets.tickets import MAX_BODY, MAX_SUBJECT, channel_of
@@ -118,12 +118,15 @@ async def request_approval(
             approval_request_pk=request.id,
         )  # fmt: skip
         for approver in approvers:
-            await outbox.enqueue_email(
-                approver.email,
-                f"Approval requested: {request.subject} (ticket #{ticket.number})",
-                f"{viewer.name} asks for your approval on ticket #{ticket.number}, "
+            await outbound.queue_notice(
+                context.settings,
+                to=approver.email,
+                subject=f"Approval requested: {request.subject} (ticket #{ticket.number})",
+                body=f"{viewer.name} asks for your approval on ticket #{ticket.number}, "
                 f"\u201c{ticket.subject}\u201d.\n\n{request.subject}\n\n{message}\n\n"
                 f"Review it: {_link(context, request.id)}\n",
+                ticket_pk=ticket.id,
+                ticket_number=ticket.number,
             )
             _tell_approver(changes, approver.id, request.id)
             await changes.notify(
@@ -206,13 +209,16 @@ async def respond(
             )  # fmt: skip
         what = request.status.value.lower() if decision else "commented on"
         creator = await User.get(id=request.created_by_id)
-        await outbox.enqueue_email(
-            creator.email,
-            f"{viewer.name} {what} \u201c{request.subject}\u201d (ticket #{ticket.number})",
-            f"{viewer.name} {what} your approval request \u201c{request.subject}\u201d on ticket "
+        await outbound.queue_notice(
+            context.settings,
+            to=creator.email,
+            subject=f"{viewer.name} {what} \u201c{request.subject}\u201d (ticket #{ticket.number})",
+            body=f"{viewer.name} {what} your approval request \u201c{request.subject}\u201d on ticket "
             f"#{ticket.number}."
             + (f"\n\n{comment}" if comment else "")
             + f"\n\n{_link(context, request.id)}\n",
+            ticket_pk=ticket.id,
+            ticket_number=ticket.number,
         )
         await changes.notify(
             creator.id, "APPROVAL_DECIDED" if decision else "APPROVAL_COMMENTED",

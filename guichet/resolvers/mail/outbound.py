@@ -149,3 +149,28 @@ async def queue_mail(
         outbox_id=outbox_id,
     )
     return Queued(outbox_id, message_id)
+
+
+async def queue_notice(
+    settings: Settings | None,
+    *,
+    to: str,
+    subject: str,
+    body: str,
+    ticket_pk: int | None = None,
+    ticket_number: int | None = None,
+) -> None:
+    """A notice about a ticket to someone who works on it (an approval, a resolution, a
+    reminder), in the mail log like every mail. Without settings (a rule run with a bare
+    context), straight to the outbox, unlogged."""
+    if settings is None:
+        await outbox.enqueue_email(to, subject, body)
+        return
+    await queue_mail(
+        settings,
+        to=to,
+        subject=subject,
+        body=body,
+        ticket_pk=ticket_pk,
+        ticket_number=ticket_number,
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tortoise.transactions import in_transaction
 
@@ -22,10 +22,13 @@ from guichet.models.db import dialect
 from guichet.models.tickets import Channel, TicketEventKind
 from guichet.resolvers import ids, sql
 from guichet.resolvers.context import Context
-from guichet.resolvers.mail import outbox
+from guichet.resolvers.mail import outbound, outbox
 from guichet.resolvers.sql import as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.work.activities import channels_of
+
+if TYPE_CHECKING:
+    from guichet.server.settings import Settings
 
 log = logging.getLogger("guichet.reminders")
 
@@ -93,12 +96,14 @@ async def _send_batch(context: Context, now: datetime, limit: int) -> int:
         due = await _DUE.fetch([r["id"] for r in claimed])
         base = context.settings.public_url if context.settings else "http://127.0.0.1:8000"
         for r in due:
-            await _remind(changes, r, base)
+            await _remind(context.settings, changes, r, base)
     await changes.publish(context)
     return len(claimed)
 
 
-async def _remind(changes: Changes, r: dict[str, Any], base: str) -> None:
+async def _remind(
+    settings: Settings | None, changes: Changes, r: dict[str, Any], base: str
+) -> None:
     due = as_datetime(r["due_at"])
     text = f"Reminder: {r['kind'].lower()} \u201c{r['subject']}\u201d on ticket #{r['number']}" + (
         f", due {due:%Y-%m-%d %H:%M} UTC" if due else ""
@@ -106,11 +111,14 @@ async def _remind(changes: Changes, r: dict[str, Any], base: str) -> None:
     for channel in channels_of(r["reminder_channels"]):
         if channel is ReminderChannel.EMAIL:
             recipient = r["email"]
-            await outbox.enqueue_email(
-                recipient,
-                f"Reminder: {r['subject']} (ticket #{r['number']})",
-                f"{text}.\n\nTicket #{r['number']}: \u201c{r['ticket_subject']}\u201d\n"
+            await outbound.queue_notice(
+                settings,
+                to=recipient,
+                subject=f"Reminder: {r['subject']} (ticket #{r['number']})",
+                body=f"{text}.\n\nTicket #{r['number']}: \u201c{r['ticket_subject']}\u201d\n"
                 f"{base}/tickets/{r['number']}\n",
+                ticket_pk=r["ticket_id"],
+                ticket_number=r["number"],
             )
         elif channel is ReminderChannel.SMS:
             recipient = r["phone"]

@@ -26,7 +26,7 @@ from guichet.models.resolutions import Article, Resolution
 from guichet.models.tickets import Ticket, TicketEventKind, TicketStatus
 from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import BadRequest, Forbidden, NotFound, Refused, UserError, text_error
-from guichet.resolvers.mail import outbox
+from guichet.resolvers.mail import outbound
 from guichet.resolvers.sql import as_bool, as_datetime
 from guichet.resolvers.tickets.history import Changes
 from guichet.resolvers.tickets.ticket_gate import TicketAction, ticket_for_change
@@ -250,12 +250,15 @@ async def _publish(article_pk: int | None, title: str | None, subject: str, body
 async def _email_requester(context: Context, ticket: Ticket, author: str, body: str) -> None:
     requester = await User.get(id=ticket.requester_id)
     base = context.settings.public_url if context.settings else "http://127.0.0.1:8000"
-    await outbox.enqueue_email(
-        requester.email,
-        f"Resolution of your request #{ticket.number}: {ticket.subject}",
-        f"Hello {requester.name},\n\n{author} wrote how your request #{ticket.number}, "
+    await outbound.queue_notice(
+        context.settings,
+        to=requester.email,
+        subject=f"Resolution of your request #{ticket.number}: {ticket.subject}",
+        body=f"Hello {requester.name},\n\n{author} wrote how your request #{ticket.number}, "
         f"\u201c{ticket.subject}\u201d, was resolved:\n\n{body}\n\n"
         f"{base}/tickets/{ticket.number}\n",
+        ticket_pk=ticket.id,
+        ticket_number=ticket.number,
     )
 
 

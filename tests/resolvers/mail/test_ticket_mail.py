@@ -322,3 +322,20 @@ async def test_the_mail_log_follows_delivery(gql, support, app, end_user, mailbo
     await make_ticket(gql, end_user)
     await outbox.deliver_due(senders_for(app.state.settings))
     assert [m.status for m in await logged()] == [MailStatus.FAILED, MailStatus.LOGGED]
+
+
+async def test_notices_about_a_ticket_are_in_the_mail_log_too(gql, support, agent, end_user):
+    ticket = await make_ticket(gql, agent, requesterId=end_user.id, assigneeId=agent.id)
+    await updated(gql, agent, ticket["id"], status="SOLVED")
+    result = await gql(
+        "mutation($input: SetResolutionInput!) { setResolution(input: $input) { errors { code } } }",
+        {"input": {"ticketId": ticket["id"], "body": "New toner.", "notifyRequester": True}},
+        as_=agent,
+    )
+    assert result["data"]["setResolution"]["errors"] == []
+    [notice] = await logged(subject__startswith="Resolution of your request")
+    assert (notice.ticket_id, notice.to_addresses, notice.status) == (
+        (await Ticket.get(number=ticket["number"])).id,
+        f'["{end_user.email}"]',
+        MailStatus.QUEUED,
+    )
