@@ -13,4 +13,6 @@ MODEL_MODULES = [
     "guichet.models.notifications",
     "guichet.models.attachments",
     "guichet.models.mail",
+    "guichet.models.admin",
+    "guichet.models.views",
 ]

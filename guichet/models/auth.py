@@ -15,6 +15,11 @@ class Session(Model):
     expires_at = fields.DatetimeField()
     # Indexed: every process polls for sessions revoked since its last look.
     revoked_at = fields.DatetimeField(null=True, db_index=True)
+    # An impersonation: the admin who acts as `user` through this session, and why.
+    impersonator = fields.ForeignKeyField(
+        "models.User", related_name="impersonations", null=True, on_delete=fields.CASCADE
+    )
+    reason = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "session"

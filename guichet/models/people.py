@@ -44,6 +44,9 @@ class User(Model):
     )
     # Tokens issued before this instant no longer sign anyone in.
     password_changed_at = fields.DatetimeField(null=True)
+    # False once deactivated: no sign-in, every session ended; their history stays.
+    active = fields.BooleanField(default=True, db_index=True)
+    last_sign_in_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -54,15 +57,32 @@ class Organization(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, unique=True)
     shared_tickets = fields.BooleanField(default=False)
+    # Deactivated: kept on old tickets, gone from forms.
+    active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "organization"
 
 
+class OrganizationDomain(Model):
+    """An e-mail domain whose new end users join the organization."""
+
+    id = fields.IntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="domains", on_delete=fields.CASCADE
+    )
+    # Lower-cased, without '@'; one organization per domain.
+    domain = fields.CharField(max_length=253, unique=True)
+
+    class Meta:
+        table = "organization_domain"
+
+
 class Group(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200, unique=True)
+    active = fields.BooleanField(default=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

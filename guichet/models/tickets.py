@@ -91,6 +91,8 @@ class Ticket(Model):
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True, db_index=True)
     solved_at = fields.DatetimeField(null=True)
+    # When staff first replied publicly: response times read it instead of every comment.
+    first_reply_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "ticket"
@@ -159,6 +161,9 @@ class CustomField(Model):
     visibility = fields.CharEnumField(FieldVisibility, max_length=16)
     options = fields.JSONField(null=True)
     required_for_end_users = fields.BooleanField(default=False)
+    # Deactivated: kept on old tickets, gone from forms. Forms list fields by position.
+    active = fields.BooleanField(default=True)
+    position = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -241,6 +246,10 @@ class TicketEvent(Model):
     public = fields.BooleanField()
     # The approval request an APPROVAL_* event is about: its approvers may see the event.
     approval_request_id = fields.IntField(null=True, db_index=True)
+    # The admin acting as `actor` through an impersonation token, if one was.
+    impersonator = fields.ForeignKeyField(
+        "models.User", related_name="impersonated_events", null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
