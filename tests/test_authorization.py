@@ -27,6 +27,8 @@ class Case:
     document: str
     allowed: frozenset[str]
     anonymous_allowed: bool = False
+    # A subscription that sends a first message at once (its refusal comes in it).
+    answers_at_once: bool = False
 
 
 CASES: dict[str, Case] = {
@@ -87,8 +89,49 @@ CASES: dict[str, Case] = {
     ),
     "Query.tickets": Case("{ tickets { totalCount } }", EVERYONE),
     "Query.ticketStats": Case("{ ticketStats(groupBy: [STATUS]) { count } }", AGENTS),
+    "Query.responseTimes": Case("{ responseTimes(groupBy: [PRIORITY]) { tickets } }", AGENTS),
+    "Query.satisfactionBreakdown": Case(
+        "{ satisfactionBreakdown(groupBy: [AGENT]) { good bad score } }", AGENTS
+    ),
     "Query.ticket": Case("{ ticket(number: 1) { id } }", EVERYONE),
     "Query.customFields": Case("{ customFields { key } }", EVERYONE),
+    # The directory: agents find people and organizations; light agents read groups only.
+    "Query.users": Case('{ users(filter: {query: "a"}) { totalCount } }', AGENTS),
+    "Query.organizations": Case("{ organizations { totalCount } }", AGENTS),
+    "Query.groups": Case("{ groups { id } }", STAFF),
+    "Mutation.updateUser": Case(
+        'mutation { updateUser(input: {id: "VXNlcjo5OTk", name: "N"}) { errors { code } } }',
+        AGENTS,
+    ),
+    "Mutation.deactivateUser": Case(
+        'mutation { deactivateUser(input: {id: "VXNlcjo5OTk"}) { errors { code } } }', ADMINS
+    ),
+    "Mutation.reactivateUser": Case(
+        'mutation { reactivateUser(input: {id: "VXNlcjo5OTk"}) { errors { code } } }', ADMINS
+    ),
+    "Mutation.updateOrganization": Case(
+        'mutation { updateOrganization(input: {id: "T3JnYW5pemF0aW9uOjk5OQ", name: "N"}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Mutation.deactivateOrganization": Case(
+        'mutation { deactivateOrganization(input: {id: "T3JnYW5pemF0aW9uOjk5OQ"}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Mutation.updateGroup": Case(
+        'mutation { updateGroup(input: {id: "R3JvdXA6OTk5", name: "N"}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Mutation.deactivateGroup": Case(
+        'mutation { deactivateGroup(input: {id: "R3JvdXA6OTk5"}) { errors { code } } }', ADMINS
+    ),
+    "Mutation.updateCustomField": Case(
+        'mutation { updateCustomField(input: {id: "Q3VzdG9tRmllbGQ6OTk5", title: "T"}) { errors { code } } }',
+        ADMINS,
+    ),
+    "Mutation.deactivateCustomField": Case(
+        'mutation { deactivateCustomField(input: {id: "Q3VzdG9tRmllbGQ6OTk5"}) { errors { code } } }',
+        ADMINS,
+    ),
     "Query.timeStats": Case("{ timeStats(groupBy: [AGENT]) { minutes } }", AGENTS),
     "Mutation.logTime": Case(
         'mutation { logTime(input: {ticketId: "VGlja2V0Ojk5OQ", minutes: 5}) { errors { code } } }',
@@ -195,7 +238,41 @@ CASES: dict[str, Case] = {
         'mutation { updateArticle(input: {id: "QXJ0aWNsZTo5OTk", published: false}) { errors { code } } }',
         AGENTS,
     ),
+    # Settings, ownership and impersonation: admins, and the owner alone hands over.
+    "Query.settings": Case("{ settings { timeZone } }", ADMINS),
+    "Mutation.updateSettings": Case(
+        "mutation { updateSettings(input: {csatWindowDays: -1}) { errors { code } } }", ADMINS
+    ),
+    "Mutation.transferOwnership": Case(
+        'mutation { transferOwnership(input: {toUserId: "VXNlcjo5OTk"}) { errors { code } } }',
+        frozenset({"OWNER"}),
+    ),
+    "Mutation.impersonate": Case(
+        'mutation { impersonate(input: {userId: "VXNlcjo5OTk", reason: "r"}) { errors { code } } }',
+        ADMINS,
+    ),
 }
+
+CASES.update(
+    {
+        "Query.views": Case("{ views { id name count } }", STAFF),
+        "Query.dashboard": Case("{ dashboard { myOpenTickets views { count } } }", STAFF),
+        "Mutation.createView": Case(
+            'mutation { createView(input: {name: "V", scope: PERSONAL, filter: {}}) { errors { code } } }',
+            AGENTS,
+        ),
+        "Mutation.updateView": Case(
+            'mutation { updateView(input: {id: "Vmlldzo5OTk", hidden: true}) { errors { code } } }',
+            STAFF,
+        ),
+        "Mutation.deleteView": Case(
+            'mutation { deleteView(input: {id: "Vmlldzo5OTk"}) { errors { code } } }', AGENTS
+        ),
+        "Subscription.viewCounts": Case(
+            "subscription { viewCounts { count } }", STAFF, answers_at_once=True
+        ),
+    }
+)
 
 ACCESS_CODES = {"FORBIDDEN", "UNAUTHENTICATED"}
 
@@ -220,7 +297,7 @@ async def _run(gql, app, case: Case, person) -> list[str]:
         stream = await app.state.schema.subscribe(case.document, context_value=context)
         if not hasattr(stream, "__anext__"):  # refused before the stream started
             return [e.extensions.get("code") for e in stream.errors or []]
-        if viewer is not None:
+        if viewer is not None and not case.answers_at_once:
             await stream.aclose()  # allowed: the stream is open and waiting for events
             return []
         first = await stream.__anext__()

@@ -96,6 +96,8 @@ class Ticket(Model):
 
     class Meta:
         table = "ticket"
+        # Stats, views and the dashboard group and filter by these.
+        indexes = (("assignee_id",), ("group_id",), ("organization_id",))
 
     def transition_error(self, new_status: TicketStatus, *, assignee_id: int | None) -> str | None:
         """Why this ticket cannot move to `new_status` on its own data, or None."""

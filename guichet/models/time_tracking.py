@@ -35,6 +35,7 @@ class TimeEntry(Model):
 
     class Meta:
         table = "time_entry"
+        indexes = (("ticket_id",),)
 
 
 class HourlyRate(Model):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
+from guichet.models.views import ViewScope
 from guichet.resolvers.errors import Forbidden
 from guichet.resolvers.sql import fetch
 
@@ -31,6 +32,50 @@ def roles_creatable_by(viewer: Viewer) -> frozenset[Role]:
     if viewer.at_least(Role.AGENT):
         return frozenset({Role.END_USER})
     return frozenset()
+
+
+def may_list_people(viewer: Viewer) -> bool:
+    """The directory of users and organizations: agents and above (not light agents)."""
+    return viewer.at_least(Role.AGENT)
+
+
+def may_change_user(viewer: Viewer, target_role: Role) -> bool:
+    """Agents change customers' details; admins anyone below the owner (the owner's own
+    details change through their profile, their role only by a transfer of ownership)."""
+    if target_role is Role.OWNER:
+        return False
+    if viewer.at_least(Role.ADMIN):
+        return True
+    return viewer.at_least(Role.AGENT) and target_role is Role.END_USER
+
+
+def may_change_roles_and_groups(viewer: Viewer) -> bool:
+    return viewer.at_least(Role.ADMIN)
+
+
+def counts_as_admin(role: Role) -> bool:
+    """Who keeps the help desk administrable: admins and the owner."""
+    return role.at_least(Role.ADMIN)
+
+
+def may_be_impersonated(role: Role) -> bool:
+    """Admins impersonate agents, light agents and customers; never an admin or the owner."""
+    return not role.at_least(Role.ADMIN)
+
+
+def may_see_impersonations(viewer: Viewer, user_pk: int) -> bool:
+    """Who signed in as a user: the user themself (they can see it happened) and admins."""
+    return viewer.id == user_pk or (viewer.at_least(Role.ADMIN) and viewer.impersonator_id is None)
+
+
+def may_read_impersonation_reasons(viewer: Viewer) -> bool:
+    """Why an admin impersonated someone is for admins (the audit trail's reader)."""
+    return viewer.at_least(Role.ADMIN) and viewer.impersonator_id is None
+
+
+def may_see_impersonator(viewer: Viewer, actor_pk: int | None) -> bool:
+    """Which admin acted through an impersonation: staff, and the impersonated person."""
+    return viewer.is_agent or (actor_pk is not None and viewer.id == actor_pk)
 
 
 def can_read_email(viewer: Viewer, user_pk: int) -> bool:
@@ -292,3 +337,47 @@ def visible_satisfaction_condition(
     if viewer.is_agent:
         return "TRUE", []
     return f"{ticket_alias}.requester_id = ${param}", [viewer.id]
+
+
+# ---------------------------------------------------------------- saved views
+
+
+def views_seen_condition(view_alias: str, user_alias: str) -> str:
+    """SQL condition: the saved views a user (a row of "user") sees. Staff only: every SHARED
+    view (the built-in ones are shared), their own PERSONAL views, the GROUP views of their
+    groups; admins and the owner every GROUP view, since they manage them. Nobody sees
+    another person's personal views."""
+    v, u = view_alias, user_alias
+    staff = ", ".join(f"'{r.value}'" for r in Role if r.at_least(Role.LIGHT_AGENT))
+    admins = ", ".join(f"'{r.value}'" for r in Role if r.at_least(Role.ADMIN))
+    return (
+        f"({u}.role IN ({staff}) AND ({v}.scope = 'SHARED'"
+        f" OR ({v}.scope = 'PERSONAL' AND {v}.owner_id = {u}.id)"
+        f" OR ({v}.scope = 'GROUP' AND ({u}.role IN ({admins}) OR EXISTS (SELECT 1 FROM"
+        f" group_member gm WHERE gm.group_id = {v}.group_id AND gm.user_id = {u}.id)))))"
+    )
+
+
+def may_create_view(viewer: Viewer, scope: ViewScope, member_of_group: bool) -> bool:
+    """Agents make PERSONAL views, and GROUP views for a group they belong to; admins make
+    GROUP views for any group and SHARED views. Light agents use views, never make them."""
+    if not viewer.at_least(Role.AGENT):
+        return False
+    if scope is ViewScope.PERSONAL:
+        return True
+    if scope is ViewScope.GROUP:
+        return member_of_group or viewer.at_least(Role.ADMIN)
+    return viewer.at_least(Role.ADMIN)
+
+
+def may_change_view(
+    viewer: Viewer, scope: ViewScope, owner_pk: int | None, member_of_group: bool, built_in: bool
+) -> bool:
+    """Rename, refilter or delete a view: whoever may make one like it (a personal view: its
+    owner only). The built-in views are nobody's to change; anyone who sees a view may still
+    hide or move it for themselves (a `ViewPreference`)."""
+    if built_in:
+        return False
+    if scope is ViewScope.PERSONAL:
+        return viewer.at_least(Role.AGENT) and owner_pk == viewer.id
+    return may_create_view(viewer, scope, member_of_group)

@@ -108,6 +108,8 @@ class Viewer:
     session_id: str | None = None
     # When the token stops being valid (Unix time): a websocket is closed then.
     expires_at: int | None = None
+    # Set when the session is an impersonation: the admin who really acts as this viewer.
+    impersonator_id: int | None = None
 
     def at_least(self, role: Role) -> bool:
         return self.role.at_least(role)

@@ -21,3 +21,14 @@ def ended_sessions() -> str:
     """Sessions that ended (logout, password change, deactivation): every process closes
     their websockets."""
     return "guichet:sessions:ended"
+
+
+def help_center_settings() -> str:
+    """The help desk's settings changed: every process reads them again."""
+    return "guichet:help-center:settings"
+
+
+def view_counts_changed() -> str:
+    """Something that may move view counts happened (a ticket changed, a view was made,
+    changed or deleted): every process recounts the views its subscribers watch."""
+    return "guichet:views:counts-changed"

@@ -21,6 +21,10 @@ class CustomField(Node):
     visibility: FieldVisibility
     options: list[str] | None = strawberry.field(description="The choices of a DROPDOWN.")
     required_for_end_users: bool
+    active: bool = strawberry.field(
+        description="False once deactivated: its values stay on old tickets; forms no longer offer it."
+    )
+    position: int = strawberry.field(description="Forms list fields by position, then by age.")
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:
@@ -69,9 +73,14 @@ class CustomFieldPayload:
 
 @strawberry.type
 class CustomFieldQuery:
-    @strawberry.field(description="The custom ticket fields the viewer may see and set.")
+    @strawberry.field(
+        description=(
+            "The custom ticket fields the viewer may fill in (end users: PUBLIC ones): active "
+            "ones, by position."
+        )
+    )
     async def custom_fields(self, info: strawberry.Info) -> list[CustomField]:
-        return list((await custom_fields.fields_visible_to(info.context.require_viewer())).values())
+        return await custom_fields.form_fields(info.context.require_viewer())
 
 
 @strawberry.type

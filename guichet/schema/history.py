@@ -9,14 +9,18 @@ from datetime import datetime
 import strawberry
 from strawberry.scalars import JSON
 
-from guichet.resolvers.people import people
+from guichet.resolvers.people import impersonation, people
 from guichet.resolvers.tickets import history, tickets
-from guichet.schema.fields import related
+from guichet.schema.fields import as_loaded, batched, related
 from guichet.schema.people import User
 from guichet.schema.relay import Node
 from guichet.schema.ticket_enums import Channel, TicketEventKind
 from guichet.schema.ticket_ref import LazyTicket
 from guichet.subscriptions import history as live_history
+
+
+def _acting(root: history.EventRow) -> tuple[int | None, int | None]:
+    return (root.actor_id, root.impersonator_id)
 
 
 @strawberry.type(
@@ -41,6 +45,15 @@ class TicketEvent(Node):
         description="Null for automatic actions (rules, reminders, system).",
     )
     ticket: LazyTicket = related(tickets.tickets_by_id, key="ticket_id")
+    impersonator: User | None = batched(
+        impersonation.impersonators_for_viewer,
+        key=_acting,
+        answer=as_loaded,
+        description=(
+            "Set when the actor's session was an admin acting as them: who really acted. "
+            "Shown to staff and to the impersonated person; null for everyone else."
+        ),
+    )
 
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:

@@ -47,10 +47,19 @@ MAX_NESTING = 10
 MAX_ITEMS: dict[str, int] = {
     "Query.ticketStats(groupBy:)": 3,
     "Query.timeStats(groupBy:)": 3,
+    "Query.responseTimes(groupBy:)": 3,
+    "Query.satisfactionBreakdown(groupBy:)": 2,
     "Query.tickets(sort:)": 3,
     "TicketFilter.tags": 20,
 }
-DISTINCT_ITEMS = frozenset({"Query.ticketStats(groupBy:)", "Query.timeStats(groupBy:)"})
+DISTINCT_ITEMS = frozenset(
+    {
+        "Query.ticketStats(groupBy:)",
+        "Query.timeStats(groupBy:)",
+        "Query.responseTimes(groupBy:)",
+        "Query.satisfactionBreakdown(groupBy:)",
+    }
+)
 # coordinate -> (maximum, the payload error code of the rule that checks it)
 RULE_MAX_ITEMS: dict[str, tuple[int, str]] = {
     "CreateTicketInput.tags": (tickets.MAX_TAGS, "TOO_MANY"),

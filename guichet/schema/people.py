@@ -9,7 +9,15 @@ import strawberry
 from guichet.models.people import Role as RoleValue
 from guichet.resolvers import sql
 from guichet.resolvers.errors import Refused
-from guichet.resolvers.people import accounts, auth, organization_subscriptions, people, profile
+from guichet.resolvers.people import (
+    accounts,
+    auth,
+    impersonation,
+    organization_domains,
+    organization_subscriptions,
+    people,
+    profile,
+)
 from guichet.schema.enums import Role, UserRoleInput
 from guichet.schema.fields import as_loaded, batched, related
 from guichet.schema.payloads import mutation, payload
@@ -32,6 +40,12 @@ class User(Node):
     name: str
     role: Role
     created_at: datetime
+    active: bool = strawberry.field(
+        description="False once deactivated: cannot sign in, every session ended, kept in history."
+    )
+    last_sign_in_at: datetime | None = strawberry.field(
+        extensions=[requires(RoleValue.AGENT)], description="When they last signed in."
+    )
     organizations: list[Organization] = related(
         people.organizations_by_user_id,
         key="pk",
@@ -61,9 +75,26 @@ class User(Node):
         ),
     )
 
+    impersonations: list[Impersonation] | None = related(
+        impersonation.impersonations_by_user_id,
+        key="pk",
+        description=(
+            "Times an admin signed in as this user, newest first: for the user themself "
+            "and for admins (null for anyone else)."
+        ),
+    )
+
     @classmethod
     def is_type_of(cls, obj: object, info: object) -> bool:
         return isinstance(obj, people.UserRow)
+
+
+@strawberry.type(description="An admin signed in as a user for a while (see impersonate).")
+class Impersonation:
+    impersonator: User | None = related(people.users_by_id, key="impersonator_id")
+    started_at: datetime
+    expires_at: datetime | None
+    reason: str | None = strawberry.field(description="Why; shown to admins only.")
 
 
 @strawberry.type(description="A customer's company. Members may share their requests.")
@@ -71,6 +102,15 @@ class Organization(Node):
     name: str
     shared_tickets: bool = strawberry.field(description="Members may see each other's requests.")
     created_at: datetime
+    active: bool = strawberry.field(
+        description="False once deactivated: kept on old tickets, gone from forms."
+    )
+    domains: list[str] | None = related(
+        organization_domains.domains_by_organization_id,
+        key="pk",
+        requires=RoleValue.AGENT,
+        description="E-mail domains whose senders join this organization automatically.",
+    )
     viewer_is_subscribed: bool = related(
         organization_subscriptions.subscribed_by_organization,
         key="pk",
@@ -101,6 +141,9 @@ class Organization(Node):
 class Group(Node):
     name: str
     created_at: datetime
+    active: bool = strawberry.field(
+        description="False once deactivated: kept on old tickets, gone from forms."
+    )
     agents: list[User] | None = related(
         people.agents_by_group_id, key="pk", requires=RoleValue.LIGHT_AGENT
     )

@@ -14,8 +14,10 @@ from guichet.resolvers.errors import NotFound
 from guichet.resolvers.mail import mail_log
 from guichet.resolvers.people import notifications, people
 from guichet.resolvers.tickets import attachments, comments, custom_fields, history, tickets
+from guichet.resolvers.views import views
 from guichet.resolvers.work import activities, resolutions, time_tracking
 from guichet.schema.activities import Activity, ActivityMutation, ActivityQuery
+from guichet.schema.admin_settings import AdminSettingsMutation, AdminSettingsQuery
 from guichet.schema.analytics import AnalyticsQuery
 from guichet.schema.approvals import (
     ApprovalMutation,
@@ -27,6 +29,7 @@ from guichet.schema.attachments import Attachment
 from guichet.schema.auth import AuthMutation
 from guichet.schema.comments import Comment, CommentMutation
 from guichet.schema.custom_fields import CustomField, CustomFieldMutation, CustomFieldQuery
+from guichet.schema.directory import DirectoryQuery
 from guichet.schema.execution import PlannedExecution
 from guichet.schema.faults import TranslateFaults, retry_conflicting_mutations
 from guichet.schema.history import HistorySubscription, TicketEvent
@@ -39,15 +42,17 @@ from guichet.schema.notifications import (
     NotificationSubscription,
 )
 from guichet.schema.people import Group, Organization, PeopleMutation, PeopleQuery, User
+from guichet.schema.people_admin import PeopleAdminMutation
 from guichet.schema.profile import ProfileMutation
 from guichet.schema.protection import EXTENSIONS
 from guichet.schema.relay import Node
-from guichet.schema.requires import check_requires_nullable
+from guichet.schema.requires import RefuseMutationsAboveTheViewer, check_requires_nullable
 from guichet.schema.resolutions import Article, ResolutionMutation, ResolutionQuery
 from guichet.schema.scalars import SCALAR_OVERRIDES
 from guichet.schema.ticket_list import TicketQuery
 from guichet.schema.tickets import Ticket, TicketMutation
 from guichet.schema.time_tracking import TimeEntry, TimeTrackingMutation, TimeTrackingQuery
+from guichet.schema.views import View, ViewMutation, ViewQuery, ViewSubscription
 
 # Node types by the type name inside their global id, each loaded by its domain for the
 # viewer: NotFound alike for what is missing and what the viewer may not see.
@@ -66,6 +71,7 @@ NODE_LOADERS = {
     "Activity": activities.activity_for_viewer,
     "Notification": notifications.notification_for_viewer,
     "MailMessage": mail_log.mail_message_for_viewer,
+    "View": views.view_for_viewer,
 }
 
 
@@ -89,7 +95,9 @@ class NodeQuery:
 
 QUERIES = (
     NodeQuery,
+    AdminSettingsQuery,
     PeopleQuery,
+    DirectoryQuery,
     TicketQuery,
     CustomFieldQuery,
     ApprovalQuery,
@@ -99,10 +107,13 @@ QUERIES = (
     ResolutionQuery,
     NotificationQuery,
     MailQuery,
+    ViewQuery,
 )
 MUTATIONS = (
     AuthMutation,
+    AdminSettingsMutation,
     PeopleMutation,
+    PeopleAdminMutation,
     ProfileMutation,
     TicketMutation,
     CommentMutation,
@@ -112,8 +123,14 @@ MUTATIONS = (
     ActivityMutation,
     ResolutionMutation,
     NotificationMutation,
+    ViewMutation,
 )
-SUBSCRIPTIONS = (NotificationSubscription, HistorySubscription, ApprovalSubscription)
+SUBSCRIPTIONS = (
+    NotificationSubscription,
+    HistorySubscription,
+    ApprovalSubscription,
+    ViewSubscription,
+)
 # Types reachable only through the Node interface must still be in the schema.
 EXTRA_TYPES = (
     User,
@@ -130,6 +147,7 @@ EXTRA_TYPES = (
     Article,
     Notification,
     MailMessage,
+    View,
 )
 
 
@@ -149,7 +167,7 @@ def build_schema(debug: bool = False) -> strawberry.Schema:
         types=EXTRA_TYPES,
         # The planner first: it hands out cached documents and verdicts before the others
         # look, and its results leave through their exits (faults, masking) like any other.
-        extensions=[PlannedExecution, *EXTENSIONS, TranslateFaults],
+        extensions=[PlannedExecution, RefuseMutationsAboveTheViewer, *EXTENSIONS, TranslateFaults],
         config=StrawberryConfig(disable_field_suggestions=not debug),
         scalar_overrides=SCALAR_OVERRIDES,
     )

@@ -43,7 +43,8 @@ class TicketFilter:
         description=(
             "Search syntax, e.g. 'status:open priority>normal assignee:me tags:billing printer jam'. "
             "Keywords: status, priority, type, via, assignee, requester, submitter, group, organization, "
-            'tags, created, updated, solved (dates, or ages like updated<7d); "quoted phrases"; '
+            "tags, created, updated, solved (dates, or ages like updated<7d), approval (pending, "
+            'approved, denied, withdrawn), activity (open, overdue); "quoted phrases"; '
             "-term excludes."
         ),
     )
@@ -70,6 +71,40 @@ def _ticket_list_page(viewer: Viewer, arguments: dict, alias: str) -> sql.Page |
     return sql.Page(where.part, order, offset, limit)
 
 
+async def ticket_connection(
+    info: strawberry.Info,
+    chosen: ticket_search.TicketFilter | None,
+    order: list[ticket_search.TicketSort],
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Connection[Ticket]:
+    """A page of the ticket list, for `tickets` and for a saved view's `tickets`."""
+    limit = page_size(first, last)
+    if last is not None and first is not None:
+        raise BadRequest("Ask for first or last, not both.")
+    if last is not None:
+        end = after_position(before) - 1 if before else None
+        if end is None:
+            total = (
+                await ticket_search.ticket_page(info.context, chosen, order, offset=0, limit=0)
+            ).total
+            end = total
+        offset = max(0, end - limit)
+        limit = end - offset
+    else:
+        offset = after_position(after)
+    page = await ticket_search.ticket_page(info.context, chosen, order, offset=offset, limit=limit)
+    return connection(
+        page.rows,
+        page.total,
+        key=positions(offset),
+        has_next=page.has_next,
+        has_previous=page.has_previous,
+    )
+
+
 # (Named here: inside TicketQuery, `tickets` is the field.)
 _ONE_TICKET = sql.Found(tickets.TICKET, tickets.by_number_in_sql)
 
@@ -94,30 +129,7 @@ class TicketQuery:
         before: str | None = None,
     ) -> Connection[Ticket]:
         chosen, order = plain_filter(filter), _plain_sort(sort)
-        limit = page_size(first, last)
-        if last is not None and first is not None:
-            raise BadRequest("Ask for first or last, not both.")
-        if last is not None:
-            end = after_position(before) - 1 if before else None
-            if end is None:
-                total = (
-                    await ticket_search.ticket_page(info.context, chosen, order, offset=0, limit=0)
-                ).total
-                end = total
-            offset = max(0, end - limit)
-            limit = end - offset
-        else:
-            offset = after_position(after)
-        page = await ticket_search.ticket_page(
-            info.context, chosen, order, offset=offset, limit=limit
-        )
-        return connection(
-            page.rows,
-            page.total,
-            key=positions(offset),
-            has_next=page.has_next,
-            has_previous=page.has_previous,
-        )
+        return await ticket_connection(info, chosen, order, first, after, last, before)
 
     @strawberry.field(
         description="One ticket by its number; null when it does not exist or is not visible."

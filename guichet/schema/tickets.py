@@ -39,6 +39,7 @@ from guichet.schema.relay import (
     page_size,
     positions,
 )
+from guichet.schema.requires import requires
 from guichet.schema.resolutions import Resolution, SatisfactionRating
 from guichet.schema.ticket_enums import (
     Channel,
@@ -117,6 +118,10 @@ class Ticket(Node):
     created_at: datetime
     updated_at: datetime
     solved_at: datetime | None
+    first_reply_at: datetime | None = strawberry.field(
+        extensions=[requires(Role.LIGHT_AGENT)],
+        description="When an agent first replied publicly (null: not yet).",
+    )
     requester: User = related(people.users_by_id, key="requester_id")
     submitter: User = related(people.users_by_id, key="submitter_id")
     assignee: User | None = related(people.users_by_id, key="assignee_id")

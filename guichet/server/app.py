@@ -27,6 +27,7 @@ from guichet.server.rate_limits import RateLimits
 from guichet.server.satisfaction_page import satisfaction_page
 from guichet.server.session_cache import ForgetOnPublish, SessionCache
 from guichet.server.settings import Settings
+from guichet.server.settings_watch import SettingsWatch
 from guichet.server.websocket import GraphQLWebSocket
 from guichet.server.worker import Worker
 from guichet.subscriptions.bus import Bus
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         await open_database(settings.database_url)
         await app.state.bus.connect()
         await app.state.live_sessions.start()
+        await app.state.settings_watch.start()
         # What is built at start lives as long as the process: keep it out of the
         # collector's way. A young collection costs in proportion to what it scans, so it
         # stays small (5,000: ~2 ms); full collections, which scan every socket's objects
@@ -69,6 +71,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         finally:
             if worker:
                 await worker.stop()
+            await app.state.settings_watch.stop()
             await app.state.live_sessions.stop()
             await app.state.bus.disconnect()
             await app.state.rate_limits.close()
@@ -96,6 +99,8 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         Bus(settings.broadcast_url, settings.topic_prefix), app.state.session_cache
     )
     app.state.live_sessions = LiveSessions(app.state.bus, session_cache=app.state.session_cache)
+    # Settings changed by admins on any process apply here at once (help_center.py).
+    app.state.settings_watch = SettingsWatch(app.state.bus, settings.database_url)
     # Sign-in and cost limits, in Redis when the pub/sub is (connects on first use).
     app.state.rate_limits = RateLimits(settings)
     websocket = GraphQLWebSocket(app.state)

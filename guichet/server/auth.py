@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context, Viewer
 from guichet.resolvers.people.auth import viewer_from_token
 
@@ -31,4 +32,6 @@ async def viewer_for(state: Any, authorization: Any, *, fresh: bool = False) -> 
 
 
 async def context_for(state: Any, authorization: str | None) -> Context:
-    return Context(state.settings, await viewer_for(state, authorization), state.bus)
+    # The settings in effect: the environment's with what admins stored laid over.
+    settings = await help_center.effective_settings(state.settings)
+    return Context(settings, await viewer_for(state, authorization), state.bus)

@@ -18,6 +18,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from guichet.models.db import is_unreachable
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.mail.inbound import max_message_bytes, receive_mail
 
 log = logging.getLogger("guichet.inbound")
@@ -32,7 +33,8 @@ def _answer(status: int, message: str, **more) -> JSONResponse:
 
 
 async def inbound_email(request: Request) -> JSONResponse:
-    settings = request.app.state.settings
+    # The settings in effect (the support address admins set is "our own" address).
+    settings = await help_center.effective_settings(request.app.state.settings)
     expected = settings.inbound_token
     if not expected:
         return _answer(404, "Not Found")

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 
 from guichet.models.resolutions import SatisfactionScore
 from guichet.resolvers import ids
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context
 from guichet.resolvers.errors import AccessError, Refused
 from guichet.resolvers.work import satisfaction
@@ -56,7 +57,8 @@ def _score(value: str | None) -> SatisfactionScore | None:
 
 
 async def satisfaction_page(request: Request) -> HTMLResponse:
-    settings = request.app.state.settings
+    # The settings in effect (admins may have turned ratings off or changed the window).
+    settings = await help_center.effective_settings(request.app.state.settings)
     if request.method == "POST":
         if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
             return _refusal("The form is too large.", 413)

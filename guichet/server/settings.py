@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from email.utils import parseaddr
 from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from guichet.server import mail_settings
+from guichet.server.setting_values import SettingsError, flag, limit, positive_int
+
+__all__ = ["Settings", "SettingsError", "load_settings"]
 
 log = logging.getLogger("guichet.settings")
 
@@ -29,10 +32,6 @@ DEFAULT_MAX_QUERY_COST = 10_000
 DEFAULT_COST_BUDGET = 20_000
 DEFAULT_COST_RESTORE_RATE = 500
 DEFAULT_SIGN_IN_RATE_PER_MINUTE = 30
-
-
-class SettingsError(Exception):
-    """A setting has a value Guichet cannot start with; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,13 @@ class Settings:
     ticket_link: str = "http://127.0.0.1:8000/tickets/{number}"
     satisfaction_link: str = "http://127.0.0.1:8000/satisfaction?token={token}&score={score}"
     password_reset_link: str = "http://127.0.0.1:8000/reset-password?token={token}"
+    # Help-center settings (issue 14): the defaults of what admins change at run time
+    # (resolvers/admin/help_center.py overlays the stored ones on every process).
+    help_center_name: str = "Guichet"
+    time_zone: str = "UTC"
+    agents_use_portal: bool = True
+    csat_enabled: bool = True
+    auto_close_solved_after_days: int = 0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -93,43 +99,6 @@ class Settings:
             return None
         path = self.database_url.removeprefix("sqlite://").split("?", 1)[0]
         return None if path in ("", ":memory:") else Path(path)
-
-
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise SettingsError(f"{name} must be true or false, got {raw!r}")
-
-
-def _whole_number(
-    env: Mapping[str, str], name: str, default: int, maximum: int, *, zero_is_off: bool = False
-) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
-    least = "0 (off)" if zero_is_off else "1"
-    if not (0 if zero_is_off else 1) <= value <= maximum:
-        raise SettingsError(f"{name} must be between {least} and {maximum}, got {value}")
-    return value
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    return _whole_number(env, name, default, maximum)
-
-
-def _limit(env: Mapping[str, str], name: str, default: int, maximum: int) -> int:
-    """A whole number from 0 (the limit is off) to maximum."""
-    return _whole_number(env, name, default, maximum, zero_is_off=True)
 
 
 def _database_url(env: Mapping[str, str]) -> str:
@@ -166,23 +135,6 @@ def _broadcast_url(env: Mapping[str, str]) -> str:
     raise SettingsError(
         f"GUICHET_BROADCAST_URL must start with memory:// or redis://, got {parts.scheme or url!r}"
     )
-
-
-def _smtp_url(env: Mapping[str, str]) -> str | None:
-    url = env.get("GUICHET_SMTP_URL") or None
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-        raise SettingsError(
-            "GUICHET_SMTP_URL must look like smtp://user:password@host:port "
-            "(smtps:// for implicit TLS)"
-        )
-    try:
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        raise SettingsError("GUICHET_SMTP_URL has a port that is not a number") from None
-    return url
 
 
 def _public_url(env: Mapping[str, str]) -> str:
@@ -249,28 +201,6 @@ def _origins(env: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
-def _mail_from(env: Mapping[str, str]) -> str:
-    value = env.get("GUICHET_MAIL_FROM") or "Guichet <no-reply@guichet.invalid>"
-    address = parseaddr(value)[1]
-    if "@" not in address or any(c in value for c in "\r\n"):
-        raise SettingsError(
-            f"GUICHET_MAIL_FROM must be an address like 'Help <help@example.com>', got {value!r}"
-        )
-    return value
-
-
-def _sms_sender(env: Mapping[str, str]) -> str | None:
-    path = env.get("GUICHET_SMS_SENDER") or None
-    if path is None:
-        return None
-    module, sep, name = path.partition(":")
-    if not sep or not name.isidentifier() or not all(p.isidentifier() for p in module.split(".")):
-        raise SettingsError(
-            f"GUICHET_SMS_SENDER must name an async callable as package.module:function, got {path!r}"
-        )
-    return path
-
-
 def _topic_prefix(env: Mapping[str, str]) -> str:
     value = env.get("GUICHET_TOPIC_PREFIX") or ""
     if len(value) > 64 or not all(c.isalnum() or c in "-_.:" for c in value):
@@ -282,7 +212,7 @@ def _topic_prefix(env: Mapping[str, str]) -> str:
 
 
 def _cost_budget(env: Mapping[str, str], max_query_cost: int) -> int:
-    budget = _limit(env, "GUICHET_COST_BUDGET", DEFAULT_COST_BUDGET, 100_000_000)
+    budget = limit(env, "GUICHET_COST_BUDGET", DEFAULT_COST_BUDGET, 100_000_000)
     if 0 < budget < max_query_cost:
         raise SettingsError(
             f"GUICHET_COST_BUDGET must be 0 (off) or at least GUICHET_MAX_QUERY_COST "
@@ -307,86 +237,52 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(networks)
 
 
-_LINK_FIELDS = frozenset({"number", "id", "token", "score"})
-
-
-def _link(env: Mapping[str, str], name: str, default: str, needs: set[str]) -> str:
-    """A link template: an http(s) URL whose {placeholders} are among the known ones and
-    include `needs`."""
-    template = env.get(name) or default
-    try:
-        used = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
-    except ValueError:
-        used = {"{"}
-    if (
-        urlsplit(template).scheme not in ("http", "https")
-        or not used <= _LINK_FIELDS
-        or not needs <= used
-    ):
-        raise SettingsError(
-            f"{name} must be an http(s) URL using {', '.join('{' + n + '}' for n in sorted(needs))}"
-            f" (and optionally {{number}}, {{id}}), got {template!r}"
-        )
-    return template
-
-
-def _mail_links(env: Mapping[str, str], public_url: str) -> dict[str, str]:
-    base = public_url.rstrip("/")
-    return {
-        "ticket_link": _link(env, "GUICHET_TICKET_LINK", base + "/tickets/{number}", set()),
-        "satisfaction_link": _link(
-            env,
-            "GUICHET_SATISFACTION_LINK",
-            base + "/satisfaction?token={token}&score={score}",
-            {"token", "score"},
-        ),
-        "password_reset_link": _link(
-            env, "GUICHET_PASSWORD_RESET_LINK", base + "/reset-password?token={token}", {"token"}
-        ),
-    }
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read every GUICHET_* setting; raise SettingsError on the first bad one."""
     env = os.environ if env is None else env
     database_url = _database_url(env)
     probe = Settings(database_url=database_url)
     storage = Path(env.get("GUICHET_STORAGE_DIR") or "guichet-storage")
-    max_query_cost = _positive_int(
+    max_query_cost = positive_int(
         env, "GUICHET_MAX_QUERY_COST", DEFAULT_MAX_QUERY_COST, 100_000_000
     )
     settings = Settings(
         database_url=database_url,
         broadcast_url=_broadcast_url(env),
         storage_dir=storage,
-        smtp_url=_smtp_url(env),
+        smtp_url=mail_settings.smtp_url(env),
         inbound_token=env.get("GUICHET_INBOUND_TOKEN") or None,
         public_url=_public_url(env),
-        token_ttl_days=_positive_int(env, "GUICHET_TOKEN_TTL_DAYS", 30, 3650),
-        debug=_flag(env, "GUICHET_DEBUG", False),
-        legacy_graphql_ws=_flag(env, "GUICHET_LEGACY_GRAPHQL_WS", False),
-        max_subscriptions_per_connection=_positive_int(
+        token_ttl_days=positive_int(env, "GUICHET_TOKEN_TTL_DAYS", 30, 3650),
+        debug=flag(env, "GUICHET_DEBUG", False),
+        legacy_graphql_ws=flag(env, "GUICHET_LEGACY_GRAPHQL_WS", False),
+        max_subscriptions_per_connection=positive_int(
             env, "GUICHET_MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, 1000
         ),
         allowed_origins=_origins(env),
-        csat_window_days=_positive_int(env, "GUICHET_CSAT_WINDOW_DAYS", 28, 3650),
-        sms_sender=_sms_sender(env),
-        mail_from=_mail_from(env),
+        csat_window_days=positive_int(env, "GUICHET_CSAT_WINDOW_DAYS", 28, 3650),
+        sms_sender=mail_settings.sms_sender(env),
+        mail_from=mail_settings.mail_from(env),
         topic_prefix=_topic_prefix(env),
-        sign_in_rate_per_minute=_limit(
+        sign_in_rate_per_minute=limit(
             env, "GUICHET_SIGN_IN_RATE_PER_MINUTE", DEFAULT_SIGN_IN_RATE_PER_MINUTE, 1_000_000
         ),
         cost_budget=_cost_budget(env, max_query_cost),
-        cost_restore_rate=_positive_int(
+        cost_restore_rate=positive_int(
             env, "GUICHET_COST_RESTORE_RATE", DEFAULT_COST_RESTORE_RATE, 100_000_000
         ),
         max_query_cost=max_query_cost,
         trusted_proxies=_trusted_proxies(env),
-        planner=_flag(env, "GUICHET_PLANNER", True),
-        sql_answers=_flag(env, "GUICHET_SQL_ANSWERS", True),
-        max_upload_mb=_positive_int(env, "GUICHET_MAX_UPLOAD_MB", 50, 10_000),
-        csat_survey_delay_minutes=_limit(env, "GUICHET_CSAT_SURVEY_DELAY_MINUTES", 0, 60 * 24 * 90),
-        **_mail_links(env, _public_url(env)),
+        planner=flag(env, "GUICHET_PLANNER", True),
+        sql_answers=flag(env, "GUICHET_SQL_ANSWERS", True),
+        max_upload_mb=positive_int(env, "GUICHET_MAX_UPLOAD_MB", 50, 10_000),
+        csat_survey_delay_minutes=limit(env, "GUICHET_CSAT_SURVEY_DELAY_MINUTES", 0, 60 * 24 * 90),
+        **mail_settings.mail_links(env, _public_url(env)),
+        help_center_name=mail_settings.help_center_name(env),
+        time_zone=mail_settings.time_zone(env),
+        agents_use_portal=flag(env, "GUICHET_AGENTS_USE_PORTAL", True),
+        csat_enabled=flag(env, "GUICHET_CSAT_ENABLED", True),
+        auto_close_solved_after_days=limit(env, "GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS", 0, 3650),
     )
     # Last: a key generated for SQLite is written to disk only once every other value is good.
     return replace(settings, secret_key=_secret_key(env, database_url, probe.sqlite_path))

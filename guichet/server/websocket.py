@@ -23,6 +23,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UNSET
 
 from guichet.models.db import is_unreachable
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context
 from guichet.server.auth import viewer_for
 from guichet.server.rate_limits import BudgetedLegacyWSHandler, BudgetedTransportWSHandler
@@ -142,7 +143,9 @@ class GraphQLWebSocket(GraphQL):
         self.state = state
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        context = Context(self.state.settings, None, self.state.bus)
+        # The settings in effect when the connection opens (help_center.py).
+        settings = await help_center.effective_settings(self.state.settings)
+        context = Context(settings, None, self.state.bus)
         if isinstance(request, WebSocket):
             context.websocket = request
         return context

@@ -9,10 +9,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from guichet.resolvers import idempotency
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context
 from guichet.resolvers.mail import outbox, ticket_mail
 from guichet.resolvers.people import auth, password_reset
-from guichet.resolvers.work import reminders
+from guichet.resolvers.work import auto_close, reminders
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
 
@@ -37,12 +38,20 @@ class Worker:
             # Claims due activity reminders (once each, whatever number of workers run),
             # queues their e-mails and SMS, which deliver_outbox sends in the same tick, and
             # stores their POPUP notifications with the claim (then publishes their ids).
-            await reminders.send_due_reminders(Context(settings, None, bus))
+            # Their mails sign with the support address in effect (help_center.py).
+            effective = await help_center.effective_settings(settings)
+            await reminders.send_due_reminders(Context(effective, None, bus))
+
+        async def close_solved_tickets() -> None:
+            # Tickets solved more than autoCloseSolvedAfterDays ago (a setting admins
+            # change at run time), each closed once whatever number of workers run.
+            await auto_close.close_solved_tickets(Context(settings, None, bus))
 
         # (job, run every N ticks)
         self.jobs: list[tuple[Job, int]] = [
             (send_reminders, 1),
             (deliver_outbox, 1),
+            (close_solved_tickets, 60),
             (auth.purge_expired_sign_in_state, 300),
             (password_reset.purge_expired_resets, 300),
             (idempotency.purge_expired, 300),

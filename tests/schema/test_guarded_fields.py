@@ -1,5 +1,7 @@
 """Every @requires field fails alone: read by a viewer below its role, it is null with a
-FORBIDDEN error at its path, and the rest of the response is served.
+FORBIDDEN error at its path, and the rest of the response is served. A mutation the
+viewer may not run refuses its whole document instead, before anything runs (`data` is
+null: mutation payloads are non-null, and nothing half-ran).
 
 The fields are found in the served SDL, not listed by hand: a field that gains @requires
 is walked here as soon as it exists. Each is asked for with minimal valid arguments
@@ -140,8 +142,8 @@ def request(case: Case, samples: dict[str, str], viewer_id: str) -> tuple[str, d
         return f"{{ me {{ id }} {call(guarded)} }}", {}, [guarded.field_name], served
     if guarded.type_name == schema.mutation_type.name:
 
-        def served(data: dict) -> None:
-            assert data["__typename"] == "Mutation"
+        def served(data: dict | None) -> None:
+            assert data is None  # refused whole: nothing ran
 
         return f"mutation {{ __typename {call(guarded)} }}", {}, [guarded.field_name], served
     assert guarded.type_name != schema.subscription_type.name, "a guarded subscription field"
@@ -163,7 +165,7 @@ def check(answer: dict, case: Case, path: list, served) -> None:
     assert [e["extensions"]["code"] for e in answer.get("errors", [])] == ["FORBIDDEN"], answer
     assert answer["errors"][0]["path"] == path
     value = answer["data"]
-    for key in path:
+    for key in path if value is not None else ():
         value = value[key]
     assert value is None
     served(answer["data"])

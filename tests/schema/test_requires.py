@@ -82,3 +82,46 @@ async def test_readers_at_or_above_the_role_get_the_field(gql, everyone, role):
     result = await gql(GROUPS, as_=everyone[role])
     assert "errors" not in result
     assert isinstance(result["data"]["me"]["groups"], list)
+
+
+@strawberry.type
+class Plain:
+    hello: str = "hi"
+
+
+@strawberry.type
+class GuardedMutation:
+    @strawberry.mutation(extensions=[requires(Role.AGENT)])
+    def close_everything(self) -> str:
+        return "closed"
+
+
+def test_a_guarded_root_mutation_may_be_non_null():
+    # The contract declares mutation payloads non-null; a refused one runs nothing.
+    check_requires_nullable(strawberry.Schema(query=Plain, mutation=GuardedMutation)._schema)
+
+
+RENAME_AND_CREATE = """mutation { updateProfile(input: {name: "Renamed"}) { errors { code } }
+  ...Create }
+fragment Create on Mutation { org: createOrganization(input: {name: "Not made"}) { errors { code } } }"""
+
+
+async def test_a_mutation_document_with_one_above_the_viewer_runs_nothing(gql, end_user):
+    result = await gql(RENAME_AND_CREATE, as_=end_user)
+    assert result["data"] is None
+    assert error_codes(result) == ["FORBIDDEN"]
+    assert result["errors"][0]["path"] == ["org"]
+    me = await gql("{ me { name } }", as_=end_user)
+    assert me["data"]["me"]["name"] == end_user.row.name
+
+
+async def test_a_mutation_document_signed_out_is_refused_whole_too(gql):
+    result = await gql(RENAME_AND_CREATE)
+    assert result["data"] is None
+    assert set(error_codes(result)) == {"UNAUTHENTICATED"}
+
+
+async def test_mutations_within_the_viewers_role_all_run(gql, admin):
+    result = await gql(RENAME_AND_CREATE, as_=admin)
+    assert "errors" not in result
+    assert result["data"]["org"] == {"errors": []}

@@ -133,6 +133,12 @@ def test_empty_values_mean_the_default() -> None:
         ),
         # An origin has no path: this one would never match a browser's Origin header.
         ({"GUICHET_ALLOWED_ORIGINS": "https://app.example.com/ui"}, "GUICHET_ALLOWED_ORIGINS"),
+        ({"GUICHET_TIME_ZONE": "Mars/Olympus_Mons"}, "GUICHET_TIME_ZONE"),
+        ({"GUICHET_HELP_CENTER_NAME": "x" * 201}, "GUICHET_HELP_CENTER_NAME"),
+        ({"GUICHET_CSAT_ENABLED": "sometimes"}, "GUICHET_CSAT_ENABLED"),
+        ({"GUICHET_AGENTS_USE_PORTAL": "2"}, "GUICHET_AGENTS_USE_PORTAL"),
+        ({"GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS": "-1"}, "GUICHET_AUTO_CLOSE_SOLVED_AFTER"),
+        ({"GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS": "3651"}, "GUICHET_AUTO_CLOSE_SOLVED_AFTER"),
     ],
 )
 def test_a_bad_value_is_refused_in_one_line_naming_the_variable(
@@ -365,3 +371,30 @@ def test_a_budget_may_equal_the_largest_query() -> None:
         {"GUICHET_SECRET_KEY": KEY, "GUICHET_COST_BUDGET": "300", "GUICHET_MAX_QUERY_COST": "300"}
     )
     assert settings.cost_budget == settings.max_query_cost == 300
+
+
+def test_the_help_center_defaults_come_from_the_environment() -> None:
+    settings = load_settings(
+        {
+            "GUICHET_SECRET_KEY": KEY,
+            "GUICHET_HELP_CENTER_NAME": "Acme Help",
+            "GUICHET_TIME_ZONE": "Europe/Zurich",
+            "GUICHET_AGENTS_USE_PORTAL": "false",
+            "GUICHET_CSAT_ENABLED": "off",
+            "GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS": "30",
+        }
+    )
+    assert (
+        settings.help_center_name,
+        settings.time_zone,
+        settings.agents_use_portal,
+        settings.csat_enabled,
+        settings.auto_close_solved_after_days,
+    ) == ("Acme Help", "Europe/Zurich", False, False, 30)
+    default = load_settings({"GUICHET_SECRET_KEY": KEY})
+    assert (default.help_center_name, default.time_zone, default.agents_use_portal) == (
+        "Guichet",
+        "UTC",
+        True,
+    )
+    assert (default.csat_enabled, default.auto_close_solved_after_days) == (True, 0)

@@ -202,7 +202,9 @@ class Statements:
             original = getattr(connection_type, name)
 
             async def counted(*args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                if 'FROM "session"' not in str(args[1:2]):  # live_sessions' poll
+                text = str(args[1:2])
+                # live_sessions' poll, and the settings watch's (server/settings_watch.py)
+                if 'FROM "session"' not in text and "help_center_settings" not in text:
                     self.count += 1
                 return await _original(*args, **kwargs)
 

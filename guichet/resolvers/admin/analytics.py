@@ -1,15 +1,17 @@
 """Ticket aggregates for dashboards and analytics clients: counts grouped by dimensions,
-one GROUP BY statement over the tickets the viewer may see (same filters as the list)."""
+one GROUP BY statement over the tickets the viewer may see (same filters as the list),
+display labels included (dimensions.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from guichet.models.db import dialect
 from guichet.models.people import Role
-from guichet.resolvers import access, ids, sql
+from guichet.resolvers import access, sql
+from guichet.resolvers.admin.dimensions import grouping
+from guichet.resolvers.admin.report_zone import report_time_zone
 from guichet.resolvers.tickets.ticket_search import TicketFilter, build_where
 
 if TYPE_CHECKING:
@@ -20,33 +22,7 @@ if TYPE_CHECKING:
 class Bucket:
     keys: list[str | None]
     count: int
-
-
-def _created_day() -> str:
-    # SQLite keeps UTC timestamps as ISO text; PostgreSQL as timestamptz.
-    if dialect() == "sqlite":
-        return "substr(t.created_at, 1, 10)"
-    return "to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-
-
-# dimension -> (SQL expression, how a value becomes a key)
-def _dimensions() -> dict[str, tuple[str, Any]]:
-    def plain(value: Any) -> str | None:
-        return None if value is None else str(value)
-
-    def node(type_name: str):
-        return lambda value: None if value is None else ids.encode(type_name, value)
-
-    return {
-        "STATUS": ("t.status", plain),
-        "PRIORITY": ("t.priority", plain),
-        "TYPE": ("t.type", plain),
-        "CHANNEL": ("t.via", plain),
-        "ASSIGNEE": ("t.assignee_id", node("User")),
-        "GROUP": ("t.group_id", node("Group")),
-        "ORGANIZATION": ("t.organization_id", node("Organization")),
-        "CREATED_DAY": (_created_day(), plain),
-    }
+    labels: list[str | None] = field(default_factory=list)
 
 
 async def ticket_stats(
@@ -54,20 +30,15 @@ async def ticket_stats(
 ) -> list[Bucket]:
     viewer = context.require_viewer()
     access.require_role(viewer, Role.AGENT)
-    dimensions = _dimensions()
-    chosen = [dimensions[d] for d in group_by]
+    chosen = grouping(group_by, report_time_zone(context))
     where = build_where(viewer, filters)
-    columns = [f"{expression} AS k{i}" for i, (expression, _) in enumerate(chosen)]
-    group = f" GROUP BY {', '.join(e for e, _ in chosen)}" if chosen else ""
     # A statement per choice of dimensions and filters: text, as the choice reads.
-    rows = await sql.fetch(
-        f"SELECT {', '.join([*columns, 'COUNT(*) AS n'])} FROM ticket t WHERE {where.sql()}{group}"
-        " ORDER BY n DESC",
-        *where.params,
+    grouped = (
+        f"(SELECT {', '.join([*chosen.keys, 'COUNT(*) AS n'])} FROM ticket t"
+        f" WHERE {where.sql()}{chosen.group_by()})"
     )
-    buckets = [
-        Bucket([shape(r[f"k{i}"]) for i, (_, shape) in enumerate(chosen)], r["n"]) for r in rows
-    ]
-    if not chosen and not buckets:
-        return [Bucket([], 0)]
+    rows = await sql.fetch(chosen.around(grouped, ["n"]), *where.params)
+    buckets = [Bucket(chosen.keys_of(r), r["n"], chosen.labels_of(r)) for r in rows]
+    if not chosen.chosen and not buckets:
+        return [Bucket([], 0, [])]
     return sorted(buckets, key=lambda b: (-b.count, [k or "" for k in b.keys]))

@@ -96,7 +96,7 @@ async def request_approval(
 ) -> ApprovalRow:
     viewer = context.require_viewer()
     via = channel_of(viewer)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, ticket_id, TicketAction.REQUEST_APPROVAL)
         errors = [
@@ -172,7 +172,7 @@ async def respond(
     ):
         raise Refused(error)
     via = channel_of(viewer)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         request = await _request_for_approver(context, approval_id)
         if request.is_final():
@@ -241,7 +241,7 @@ async def withdraw(context: Context, approval_id: str) -> ApprovalRow:
     """The asking agent (or an admin) withdraws a pending request."""
     viewer = context.require_viewer()
     pk = ids.decode_as(approval_id, "ApprovalRequest")
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         request = await ApprovalRequest.select_for_update().get_or_none(id=pk or 0)
         if request is None or not (

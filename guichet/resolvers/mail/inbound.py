@@ -49,6 +49,7 @@ from guichet.resolvers.mail.mail_parsing import (
     plus_addressed_ticket,
     read_mail,
 )
+from guichet.resolvers.people import organization_domains
 from guichet.resolvers.tickets import attachments
 from guichet.resolvers.tickets.comments import add_comment
 from guichet.resolvers.tickets.ticket_opening import NewTicket, create_ticket
@@ -277,7 +278,9 @@ async def _ticket_pk(number: int) -> int | None:
 
 async def _new_end_user(mail: ReceivedMail) -> User:
     name = mail.sender_name or mail.sender.split("@")[0]
-    return await User.create(email=mail.sender, name=name[:200], role=Role.END_USER)
+    user = await User.create(email=mail.sender, name=name[:200], role=Role.END_USER)
+    await organization_domains.join_by_domain(user.id, user.email)
+    return user
 
 
 def _viewer(user: User) -> Viewer:

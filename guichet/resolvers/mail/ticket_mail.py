@@ -228,7 +228,8 @@ async def ticket_solved(
     thread = await thread_of(ticket.id)
     delay = settings.csat_survey_delay_minutes
     for to in await recipients(ticket.id):
-        is_requester = to.part is Part.REQUESTER
+        # No survey at all while admins have satisfaction turned off (csatEnabled).
+        is_requester = to.part is Part.REQUESTER and settings.csat_enabled
         if actor is not None and to.pk == actor.id and not is_requester:
             continue
         survey = _survey_links(settings, ticket) if is_requester and not delay else ""

@@ -12,7 +12,11 @@ from guichet.models import people as models
 from guichet.models.people import Role
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
+from guichet.resolvers.people import organization_domains
 from guichet.resolvers.people.people import (
+    GROUP,
+    ORGANIZATION,
+    USER,
     GroupRow,
     OrganizationRow,
     PeopleErrorCode,
@@ -114,6 +118,8 @@ async def create_user(
             )
             for pk in org_pks:
                 await models.OrganizationMember.create(organization_id=pk, user_id=user.id)
+            if role is Role.END_USER:
+                await organization_domains.join_by_domain(user.id, address)
             for pk in group_pks:
                 await models.GroupMember.create(group_id=pk, user_id=user.id)
     except IntegrityError:
@@ -133,7 +139,7 @@ async def create_user(
                 ["input", "email"],
             )
         ) from None
-    return UserRow(user.id, user.name, user.email, user.role, user.created_at)
+    return USER.row_of(user)
 
 
 async def create_organization(
@@ -152,7 +158,7 @@ async def create_organization(
                 ["input", "name"],
             )
         ) from None
-    return OrganizationRow(org.id, org.name, org.shared_tickets, org.created_at)
+    return ORGANIZATION.row_of(org)
 
 
 async def create_group(viewer: Viewer, *, name: str, agent_ids: Sequence[str] | None) -> GroupRow:
@@ -174,7 +180,7 @@ async def create_group(viewer: Viewer, *, name: str, agent_ids: Sequence[str] | 
                 ["input", "name"],
             )
         ) from None
-    return GroupRow(group.id, group.name, group.created_at)
+    return GROUP.row_of(group)
 
 
 async def set_organization_membership(

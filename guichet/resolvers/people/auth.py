@@ -23,7 +23,7 @@ from guichet.models.auth import LoginThrottle, Session
 from guichet.models.people import Role, User
 from guichet.resolvers import sql, topics
 from guichet.resolvers.context import Viewer
-from guichet.resolvers.errors import Refused, UserError
+from guichet.resolvers.errors import Forbidden, Refused, UserError
 from guichet.resolvers.people import people
 from guichet.resolvers.sql import as_datetime
 
@@ -34,9 +34,16 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
 _SESSION = sql.select(
-    "u.id, u.name, u.email, u.role, s.expires_at",
+    "u.id, u.name, u.email, u.role, s.expires_at, s.impersonator_id",
     from_=f'"session" s JOIN {people.USER} ON u.id = s.user_id',
-).where("s.id = ?", "s.revoked_at IS NULL")
+).where(
+    "s.id = ?",
+    "s.revoked_at IS NULL",
+    "u.active = TRUE",
+    # An impersonation lasts only while the admin behind it is an active admin.
+    '(s.impersonator_id IS NULL OR s.impersonator_id IN (SELECT i.id FROM "user" i'
+    " WHERE i.active = TRUE AND i.role IN ('ADMIN', 'OWNER')))",
+)
 _REVOKE = sql.statement('UPDATE "session" SET revoked_at = ?').where("id = ?", "revoked_at IS NULL")
 # One check taken from the address's window (address, now, then the window's start three
 # times, then MAX_FAILURES): a window that ended starts again at 1; no row, no check left.
@@ -105,11 +112,25 @@ def _sign(secret_key: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-async def issue_token(secret_key: str, user_pk: int, ttl: timedelta) -> tuple[str, str]:
-    """A new session for the user: (bearer token, session id)."""
+async def issue_token(
+    secret_key: str,
+    user_pk: int,
+    ttl: timedelta,
+    *,
+    impersonator_pk: int | None = None,
+    reason: str | None = None,
+) -> tuple[str, str]:
+    """A new session for the user: (bearer token, session id). With `impersonator_pk`, an
+    impersonation: that admin acts as the user (see people/impersonation.py)."""
     session_id = secrets.token_hex(16)
     expires_at = datetime.now(UTC) + ttl
-    await Session.create(id=session_id, user_id=user_pk, expires_at=expires_at)
+    await Session.create(
+        id=session_id,
+        user_id=user_pk,
+        expires_at=expires_at,
+        impersonator_id=impersonator_pk,
+        reason=reason,
+    )
     payload = f"{session_id}.{int(expires_at.timestamp())}"
     return f"{payload}.{_sign(secret_key, payload)}", session_id
 
@@ -129,7 +150,15 @@ async def viewer_from_token(secret_key: str, token: str) -> Viewer | None:
     if not rows or as_datetime(rows[0]["expires_at"]) <= now:
         return None
     row = rows[0]
-    return Viewer(row["id"], row["name"], row["email"], Role(row["role"]), session_id, int(expires))
+    return Viewer(
+        row["id"],
+        row["name"],
+        row["email"],
+        Role(row["role"]),
+        session_id,
+        int(expires),
+        row["impersonator_id"],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +208,20 @@ async def login(secret_key: str, ttl: timedelta, email: str, password: str) -> S
     if not await _verify(user.password_hash if user else None, password[:1024]):
         log.info("sign-in failed: password checked")
         raise _wrong_credentials()
+    if not user.active:
+        # The same answer as a wrong password: who has an account, and whether it was
+        # deactivated, is not told to whoever types an address (checked after the password,
+        # so the time taken tells nothing either).
+        log.info("sign-in refused: account deactivated")
+        raise _wrong_credentials()
     log.info("sign-in: password checked")
     await _FORGET_FAILURES.execute(address)
+    user.last_sign_in_at = datetime.now(UTC)
+    await User.filter(id=user.id).update(last_sign_in_at=user.last_sign_in_at)
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
         token,
-        people.UserRow(user.id, user.name, user.email, user.role, user.created_at),
+        people.USER.row_of(user),
         session_id,
     )
 
@@ -216,6 +253,9 @@ async def change_password(
     bus: Any = None,
 ) -> SignedIn:
     """Set a new password, end every existing session, and sign this device in again."""
+    if viewer.impersonator_id is not None:
+        # The password is the person's own: an admin acting as them never changes it.
+        raise Forbidden("An impersonation session cannot change the password.")
     user = await User.get(id=viewer.id)
     if not await _verify(user.password_hash, current_password[:1024]):
         raise Refused(
@@ -237,7 +277,7 @@ async def change_password(
     token, session_id = await issue_token(secret_key, user.id, ttl)
     return SignedIn(
         token,
-        people.UserRow(user.id, user.name, user.email, user.role, user.created_at),
+        people.USER.row_of(user),
         session_id,
     )
 

@@ -75,7 +75,8 @@ async def request_password_reset(settings: Settings, email: str) -> None:
     async with in_transaction():
         user = None if "\x00" in address else await User.get_or_none(email=address)
         recent = await _RECENT.fetch(user.id if user else 0, now - RESEND_AFTER)
-        if user is not None and not recent[0]["n"]:
+        # A deactivated account gets no link (deactivation voided those it had).
+        if user is not None and user.active and not recent[0]["n"]:
             await PasswordReset.create(
                 token_hash=token_hash(token), user_id=user.id, expires_at=now + VALID_FOR
             )
@@ -134,7 +135,7 @@ async def reset_password(
     log.info("password reset: password set, sessions ended")
     return SignedIn(
         new_token,
-        people.UserRow(user.id, user.name, user.email, user.role, user.created_at),
+        people.USER.row_of(user),
         session_id,
     )
 

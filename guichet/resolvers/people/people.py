@@ -49,6 +49,8 @@ class UserRow:
     email_address: str
     role: Role
     created_at: datetime
+    active: bool = True
+    last_sign_in_at: datetime | None = None
 
     @property
     def id(self) -> str:
@@ -61,6 +63,7 @@ class OrganizationRow:
     name: str
     shared_tickets: bool
     created_at: datetime
+    active: bool = True
 
     @property
     def id(self) -> str:
@@ -72,6 +75,7 @@ class GroupRow:
     pk: int
     name: str
     created_at: datetime
+    active: bool = True
 
     @property
     def id(self) -> str:
@@ -79,13 +83,16 @@ class GroupRow:
 
 
 USER = sql.Table(
-    "user", "u", UserRow, "id", "name", "email", ("role", Role), ("created_at", as_datetime)
-)
+    "user", "u", UserRow, "id", "name", "email", ("role", Role), ("created_at", as_datetime),
+    ("active", as_bool), ("last_sign_in_at", as_datetime),
+)  # fmt: skip
 ORGANIZATION = sql.Table(
     "organization", "o", OrganizationRow,
-    "id", "name", ("shared_tickets", as_bool), ("created_at", as_datetime),
+    "id", "name", ("shared_tickets", as_bool), ("created_at", as_datetime), ("active", as_bool),
 )  # fmt: skip
-GROUP = sql.Table("group", "g", GroupRow, "id", "name", ("created_at", as_datetime))
+GROUP = sql.Table(
+    "group", "g", GroupRow, "id", "name", ("created_at", as_datetime), ("active", as_bool)
+)
 
 _USERS_BY_ID = sql.select(USER).where(sql.among("u.id"))
 _GROUPS_BY_ID = sql.select(GROUP).where(sql.among("g.id"))

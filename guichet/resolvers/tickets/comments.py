@@ -186,7 +186,7 @@ async def add_comment(
         return await _replayed(context, ticket_id, done)
     files = attachment_rules.received(attachments, ["input", "attachments"])
     via = via or channel_of(viewer)  # EMAIL for a reply by mail
-    changes = Changes()
+    changes = Changes.of(viewer)
     try:
         async with in_transaction():
             ticket = await ticket_for_change(context, ticket_id, TicketAction.COMMENT)
@@ -207,6 +207,9 @@ async def add_comment(
                 await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
             elif public and access.may_work_tickets(viewer) and ticket.status is TicketStatus.NEW:
                 await apply_status(changes, ticket, TicketStatus.OPEN, viewer, via)
+            if public and access.may_work_tickets(viewer) and ticket.first_reply_at is None:
+                # The row is locked by the gate and saved below: set once, by the first reply.
+                ticket.first_reply_at = comment.created_at
             await mentions.tell_mentioned(changes, ticket, body, public=public, author=viewer)
             await ticket_mail.comment_added(
                 context.settings, changes, ticket, comment.id, body, public, viewer

@@ -38,6 +38,7 @@ class CustomFieldErrorCode(StrEnum):
     UNKNOWN_FIELD = "UNKNOWN_FIELD"
     INVALID_VALUE = "INVALID_VALUE"
     DUPLICATE = "DUPLICATE"
+    FIELD_INACTIVE = "FIELD_INACTIVE"
 
 
 @dataclass(slots=True, eq=False)  # identity: rows key dicts of values
@@ -49,6 +50,8 @@ class CustomFieldRow:
     visibility: FieldVisibility
     options: list[str] | None
     required_for_end_users: bool
+    active: bool = True
+    position: int = 0
 
     @property
     def id(self) -> str:
@@ -64,9 +67,12 @@ class FieldValueRow:
 CUSTOM_FIELD = sql.Table(
     "custom_field", "f", CustomFieldRow,
     "id", "key", "title", ("type", CustomFieldType), ("visibility", FieldVisibility),
-    ("options", as_json), ("required_for_end_users", as_bool),
+    ("options", as_json), ("required_for_end_users", as_bool), ("active", as_bool), "position",
 )  # fmt: skip
-_VISIBLE = sql.select(CUSTOM_FIELD).where(sql.GIVEN).order("f.id")
+_VISIBLE = sql.select(CUSTOM_FIELD).where(sql.GIVEN).order("f.position, f.id")
+_FORM_FIELDS = (
+    sql.select(CUSTOM_FIELD).where("f.active = TRUE", sql.GIVEN).order("f.position, f.id")
+)
 _VALUES = (
     sql.select(
         "v.ticket_id, v.value",
@@ -80,8 +86,17 @@ _BY_ID = sql.select(CUSTOM_FIELD).where(sql.among("f.id"), sql.GIVEN)
 
 
 async def fields_visible_to(viewer: Viewer) -> dict[str, CustomFieldRow]:
+    """Every field the viewer may see, deactivated ones too (`checked_values` refuses
+    those by name rather than as unknown)."""
     rows = await _VISIBLE.fetch(access.visible_custom_fields_condition(viewer, "f"))
     return {r["key"]: CUSTOM_FIELD.row(r) for r in rows}
+
+
+async def form_fields(viewer: Viewer) -> list[CustomFieldRow]:
+    """The fields the viewer may fill in a form: active ones they may see (end users:
+    PUBLIC ones), in the order admins gave them."""
+    rows = await _FORM_FIELDS.fetch(access.visible_custom_fields_condition(viewer, "f"))
+    return [CUSTOM_FIELD.row(r) for r in rows]
 
 
 async def values_by_ticket(context: Context, keys: Sequence[int]) -> list[list[FieldValueRow]]:
@@ -160,6 +175,14 @@ def checked_values(
                     [*where, "key"],
                 )
             )
+        if not field.active:
+            raise Refused(
+                UserError(
+                    f"{item.key} was deactivated: it keeps its values on old tickets only.",
+                    CustomFieldErrorCode.FIELD_INACTIVE,
+                    [*where, "key"],
+                )
+            )
         if item.key in values:
             raise Refused(
                 UserError(
@@ -177,8 +200,38 @@ def missing_required(
     return [
         UserError(f"{f.title} is required.", CustomFieldErrorCode.REQUIRED, path)
         for f in viewer_fields.values()
-        if f.required_for_end_users and f.visibility is FieldVisibility.PUBLIC and f.key not in keys
+        if f.required_for_end_users
+        and f.active
+        and f.visibility is FieldVisibility.PUBLIC
+        and f.key not in keys
     ]
+
+
+def checked_options(
+    type: CustomFieldType, options: Sequence[str] | None, path: list[str]
+) -> list[str] | None:
+    """A dropdown's options as stored (trimmed), or Refused; other types have none."""
+    if type is CustomFieldType.DROPDOWN:
+        cleaned = [o.strip() for o in options or []]
+        if (
+            not cleaned
+            or any(not o or len(o) > 200 or "\x00" in o for o in cleaned)
+            or len(set(cleaned)) != len(cleaned)
+            or len(cleaned) > MAX_OPTIONS
+        ):
+            raise Refused(
+                UserError(
+                    f"A dropdown needs 1 to {MAX_OPTIONS} distinct, non-empty options.",
+                    CustomFieldErrorCode.INVALID_OPTIONS,
+                    path,
+                )
+            )
+        return cleaned
+    if options:
+        raise Refused(
+            UserError("Only dropdowns have options.", CustomFieldErrorCode.INVALID_OPTIONS, path)
+        )
+    return None
 
 
 async def create_custom_field(
@@ -208,32 +261,7 @@ async def create_custom_field(
                 "title contains a NUL character.", CommonErrorCode.INVALID, ["input", "title"]
             )
         )
-    if type is CustomFieldType.DROPDOWN:
-        cleaned = [o.strip() for o in options or []]
-        if (
-            not cleaned
-            or any(not o or len(o) > 200 or "\x00" in o for o in cleaned)
-            or len(set(cleaned)) != len(cleaned)
-            or len(cleaned) > MAX_OPTIONS
-        ):
-            raise Refused(
-                UserError(
-                    f"A dropdown needs 1 to {MAX_OPTIONS} distinct, non-empty options.",
-                    CustomFieldErrorCode.INVALID_OPTIONS,
-                    ["input", "options"],
-                )
-            )
-        options = cleaned
-    elif options:
-        raise Refused(
-            UserError(
-                "Only dropdowns have options.",
-                CustomFieldErrorCode.INVALID_OPTIONS,
-                ["input", "options"],
-            )
-        )
-    else:
-        options = None
+    options = checked_options(type, options, ["input", "options"])
     if required_for_end_users and visibility is FieldVisibility.AGENTS_ONLY:
         raise Refused(
             UserError(

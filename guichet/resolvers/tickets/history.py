@@ -21,7 +21,7 @@ from guichet.resolvers.people.notifications import NewNotification
 from guichet.resolvers.sql import as_bool, as_datetime, as_json, json_text
 
 if TYPE_CHECKING:
-    from guichet.resolvers.context import Context
+    from guichet.resolvers.context import Context, Viewer
 
 
 @dataclass(slots=True)
@@ -37,6 +37,8 @@ class EventRow:
     data: Any
     public: bool
     created_at: datetime
+    # The admin who acted as `actor` through an impersonation token, if one did.
+    impersonator_id: int | None = None
 
     @property
     def id(self) -> str:
@@ -47,7 +49,7 @@ EVENT = sql.Table(
     "ticket_event", "e", EventRow,
     "id", "ticket_id", ("kind", TicketEventKind), "actor_id", ("via", Channel), "field",
     ("previous_value", as_json), ("new_value", as_json), ("data", as_json),
-    ("public", as_bool), ("created_at", as_datetime),
+    ("public", as_bool), ("created_at", as_datetime), "impersonator_id",
 )  # fmt: skip
 # Read by subscriptions/fanout.py.
 EVENT_COLUMNS = EVENT.columns
@@ -88,12 +90,22 @@ _BY_ID = sql.select(EVENT, from_=f"{EVENT} JOIN ticket t ON t.id = e.ticket_id")
 
 @dataclass
 class Changes:
-    """What one rule function wrote: events to publish and people to notify."""
+    """What one rule function wrote: events to publish and people to notify.
+
+    Made with `Changes.of(viewer)` where a person acts: their events then record the admin
+    behind an impersonation token as `impersonator` (`Changes()` for the system)."""
 
     events: list[TicketEvent] = field(default_factory=list)
     # Told, not written yet; then written: (user pk, notification id), published after commit.
     stored: list[tuple[int, int]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # The admin acting through the viewer's impersonation session, if any.
+    impersonator_pk: int | None = None
+
+    @classmethod
+    def of(cls, viewer: Viewer | None) -> Changes:
+        """The changes one person makes (None: the system)."""
+        return cls(impersonator_pk=viewer.impersonator_id if viewer is not None else None)
 
     async def record(
         self,
@@ -120,6 +132,8 @@ class Changes:
             data=json_text(data),
             public=public,
             approval_request_id=approval_request_pk,
+            # Only a person's own act was the impersonator's (not a rule's or the system's).
+            impersonator_id=self.impersonator_pk if actor_pk is not None else None,
         )
         self.events.append(event)
         return event
@@ -151,6 +165,9 @@ class Changes:
                 topics.ticket_history(event.ticket_id),  # type: ignore[attr-defined]
                 {"event": event.id, "ticket": event.ticket_id},  # type: ignore[attr-defined]
             )
+        if self.events:  # one message per change, however many events: counts follow
+            tickets = sorted({e.ticket_id for e in self.events})  # type: ignore[attr-defined]
+            await context.bus.publish(topics.view_counts_changed(), {"tickets": tickets})
         for topic, payload in self.messages:
             await context.bus.publish(topic, payload)
         for user_pk, pk in self.stored:

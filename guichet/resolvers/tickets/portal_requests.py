@@ -36,6 +36,9 @@ LIGHT_AGENTS_USE_THE_FORM = (
     "Light agents file their own requests with portal: true; they read tickets and write"
     " internal notes only."
 )
+AGENTS_DO_NOT_USE_THE_PORTAL = (
+    "Agents do not file requests of their own through the portal here (agentsUsePortal is off)."
+)
 # What the form leaves to staff: (the request's attribute, the input's field).
 _STAFF_FIELDS = (
     ("requester_id", "requesterId"),
@@ -51,10 +54,13 @@ def through_the_form(viewer: Viewer, portal: bool | None) -> bool:
     return bool(portal) or not viewer.is_agent
 
 
-def check_may_open(viewer: Viewer, portal: bool | None) -> None:
-    """Light agents open tickets through the form only; everyone else may."""
+def check_may_open(viewer: Viewer, portal: bool | None, agents_use_portal: bool = True) -> None:
+    """Light agents open tickets through the form only; agents file their own requests
+    through it only while admins let them (`agentsUsePortal`); everyone else may."""
     if viewer.is_agent and not access.may_work_tickets(viewer) and not portal:
         raise Forbidden(LIGHT_AGENTS_USE_THE_FORM)
+    if portal and viewer.at_least(Role.AGENT) and not agents_use_portal:
+        raise Forbidden(AGENTS_DO_NOT_USE_THE_PORTAL)
 
 
 def refused_fields(viewer: Viewer, request: Any) -> list[UserError]:

@@ -14,7 +14,10 @@ quoted: ``group:"Tier 2"``. A leading ``-`` negates a term. The keywords:
 * ``assignee``: ``me``, ``none``, an e-mail address or a name; ``requester``, ``submitter``:
   the same but never ``none`` (every ticket has both);
 * ``group``, ``organization`` (alias ``org``): a name or ``none``; ``tags`` (alias ``tag``);
-* ``created``, ``updated``, ``solved``: a date, a date-time or an age (see below).
+* ``created``, ``updated``, ``solved``: a date, a date-time or an age (see below);
+* ``approval``: pending, approved, denied, withdrawn (the ticket has an approval request in
+  that state); ``activity``: open (an activity not done yet), overdue (one not done and past
+  its due time). Both are for staff.
 
 Only ``status``, ``priority`` and the dates take ``<``, ``<=``, ``>``, ``>=``.
 
@@ -236,6 +239,12 @@ def _date(t: _Term) -> tuple:
     raise refuse(f"Bad date '{t.value}' in '{t.raw}' ({_DATE_HINT}).")
 
 
+def _activity(t: _Term) -> tuple:
+    """``activity:overdue`` carries the parse's ``now``: "past due" is as of the query."""
+    state = _enum(("OPEN", "OVERDUE"), ordered=False)(t)[0]
+    return (state, t.now) if state == "OVERDUE" else (state,)
+
+
 _STATUS = _enum(
     ("NEW", "OPEN", "PENDING", "ON_HOLD", "SOLVED", "CLOSED"),
     ordered=True,
@@ -261,6 +270,11 @@ _KEYWORDS: dict[str, tuple[str, Callable[[_Term], tuple]]] = {
     "created": ("created", _date),
     "updated": ("updated", _date),
     "solved": ("solved", _date),
+    "approval": (
+        "approval",
+        _enum(("PENDING", "APPROVED", "DENIED", "WITHDRAWN"), ordered=False),
+    ),
+    "activity": ("activity", _activity),
 }
 _KEYWORD_HINT = ", ".join(k for k in _KEYWORDS if k not in ("org", "tag"))
 _FIELD = re.compile(r"([A-Za-z_]+)(<=|>=|:|<|>)(.*)", re.ASCII | re.DOTALL)

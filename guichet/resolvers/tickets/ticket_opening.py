@@ -89,7 +89,9 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
     description becomes an internal note): see portal_requests.py. Without an
     organization, the request goes to the requester's default (or only) organization."""
     viewer = context.require_viewer()
-    portal_requests.check_may_open(viewer, request.portal)
+    portal_requests.check_may_open(
+        viewer, request.portal, getattr(context.settings, "agents_use_portal", True)
+    )
     done = await idempotency.previous_result(viewer.id, "createTicket", request.idempotency_key)
     if done is not None:
         return await ticket_for_viewer(context, done)
@@ -130,7 +132,7 @@ async def create_ticket(context: Context, request: NewTicket) -> TicketRow:
     files = attachments.received(request.attachments, ["input", "attachments"])
     via = request.via or portal_requests.channel(viewer, request.portal, channel_of(viewer))
     note = portal_requests.description_is_a_note(viewer, request.portal)
-    changes = Changes()
+    changes = Changes.of(viewer)
     try:
         async with in_transaction():
             claimed = await idempotency.claim(viewer.id, "createTicket", request.idempotency_key)
@@ -211,7 +213,7 @@ async def create_follow_up(
     customer's follow-up has them as its requester (portal_requests.follow_up_people)."""
     viewer = context.require_viewer()
     via = channel_of(viewer)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         # Locked too: the follow-up copies the source's fields as they are now.
         source = await ticket_for_change(context, ticket_id, TicketAction.FOLLOW_UP)

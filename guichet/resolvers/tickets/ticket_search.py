@@ -87,7 +87,25 @@ def _term(where: Where, viewer: Viewer, term: FieldTerm) -> str:
         if not viewer.is_agent:
             raise BadRequest("Tags are for agents: remove the tags term.", term="tags")
         return f"EXISTS (SELECT 1 FROM ticket_tag g WHERE g.ticket_id = t.id AND g.tag = {where.param(value)})"
+    if name in ("approval", "activity"):
+        if not viewer.is_agent:
+            raise BadRequest(f"The {name} term is for staff: remove it.", term=name)
+        return _work_term(where, name, values)
     raise BadRequest(f"Cannot search on {name}.", term=name)
+
+
+def _work_term(where: Where, name: str, values: tuple) -> str:
+    """Approvals and activities on the ticket (what the built-in views need)."""
+    if name == "approval":
+        return (
+            "EXISTS (SELECT 1 FROM approval_request r WHERE r.ticket_id = t.id"
+            f" AND r.status = {where.param(values[0])})"
+        )
+    overdue = f" AND a.due_at < {where.param(values[1])}" if values[0] == "OVERDUE" else ""
+    return (
+        "EXISTS (SELECT 1 FROM activity a WHERE a.ticket_id = t.id"
+        f" AND a.completed_at IS NULL{overdue})"
+    )
 
 
 def _decoded(global_id: str | None, type_name: str) -> int:

@@ -153,7 +153,7 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
     # Read before the lock: which custom fields the viewer may set does not depend on it.
     visible_fields = await custom_fields.fields_visible_to(viewer)
     via = channel_of(viewer)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, request.id, TicketAction.UPDATE)
         if not viewer.is_agent:
@@ -189,7 +189,12 @@ async def update_ticket(context: Context, request: TicketChanges) -> TicketRow:
             else ticket.assignee_id
         )
         if given(request.group_id) or given(request.assignee_id):
-            await checked_assignee(assignee_pk, group_pk)
+            await checked_assignee(
+                assignee_pk,
+                group_pk,
+                new_group=group_pk != ticket.group_id,
+                new_assignee=assignee_pk != ticket.assignee_id,
+            )
         await _set(
             changes,
             ticket,
@@ -341,7 +346,7 @@ async def mark_solved(context: Context, ticket_id: str) -> TicketRow:
     """The requester marks their own request solved; it must have an assignee. Only end
     users do (the gate refuses staff: they solve through updateTicket(status: SOLVED))."""
     viewer = context.require_viewer()
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, ticket_id, TicketAction.MARK_SOLVED)
         if ticket.requester_id != viewer.id:

@@ -25,7 +25,7 @@ from guichet.models.tickets import (
 )
 from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import Refused, UserError
-from guichet.resolvers.people import people
+from guichet.resolvers.people import organization_domains, people
 from guichet.resolvers.sql import as_datetime, json_text, optional
 from guichet.resolvers.tickets import custom_fields
 from guichet.resolvers.tickets.history import Changes
@@ -55,6 +55,8 @@ class TicketErrorCode(StrEnum):
     ASSIGNEE_REQUIRED = "ASSIGNEE_REQUIRED"
     NOT_REQUESTER = "NOT_REQUESTER"
     TOO_MANY = "TOO_MANY"
+    # A deactivated organization, group or person: kept on old tickets, not used anew.
+    INACTIVE = "INACTIVE"
 
 
 @dataclass(slots=True)
@@ -76,6 +78,7 @@ class TicketRow:
     created_at: datetime
     updated_at: datetime
     solved_at: datetime | None
+    first_reply_at: datetime | None
 
     @property
     def id(self) -> str:
@@ -88,7 +91,7 @@ TICKET = sql.Table(
     ("type", optional(TicketType)), ("priority", optional(TicketPriority)), ("via", Channel),
     "requester_id", "submitter_id", "assignee_id", "group_id", "organization_id",
     "follow_up_of_id", ("created_at", as_datetime), ("updated_at", as_datetime),
-    ("solved_at", as_datetime),
+    ("solved_at", as_datetime), ("first_reply_at", as_datetime),
 )  # fmt: skip
 
 _BY_ID = sql.select(TICKET).where(sql.among("t.id"), sql.GIVEN)
@@ -113,8 +116,10 @@ _TAGS = sql.select("ticket_id, tag", from_="ticket_tag").where(sql.among("ticket
 # A requester's organizations and default organization, in one statement.
 _MEMBERSHIPS = sql.select(
     "m.organization_id",
+    "o.active",
     "u.default_organization_id",
-    from_='"user" u LEFT JOIN organization_member m ON m.user_id = u.id',
+    from_='"user" u LEFT JOIN organization_member m ON m.user_id = u.id'
+    " LEFT JOIN organization o ON o.id = m.organization_id",
 ).where("u.id = ?")
 _FOLLOW_UPS = sql.select(TICKET).where(sql.among("t.follow_up_of_id"), sql.GIVEN).order("t.number")
 
@@ -222,13 +227,38 @@ async def existing_user(pk: int, path: list[str]) -> people_models.User:
     return user
 
 
-async def checked_assignee(assignee_pk: int | None, group_pk: int | None) -> None:
-    """An assignee is an agent (light agents are not assigned tickets), in the group if any."""
-    if group_pk is not None and not await people_models.Group.filter(id=group_pk).exists():
-        raise Refused(UserError("No such group.", TicketErrorCode.NOT_FOUND, ["input", "groupId"]))
+async def checked_assignee(
+    assignee_pk: int | None,
+    group_pk: int | None,
+    *,
+    new_group: bool = True,
+    new_assignee: bool = True,
+) -> None:
+    """An assignee is an active agent (light agents are not assigned tickets), in the group
+    if any. A deactivated group stays on the tickets that have it, but is not set anew."""
+    if group_pk is not None:
+        group_active = (
+            await people_models.Group.filter(id=group_pk).first().values_list("active", flat=True)
+        )
+        if group_active is None:
+            raise Refused(
+                UserError("No such group.", TicketErrorCode.NOT_FOUND, ["input", "groupId"])
+            )
+        if new_group and not group_active:
+            raise Refused(
+                UserError(
+                    "That group was deactivated.", TicketErrorCode.INACTIVE, ["input", "groupId"]
+                )
+            )
     if assignee_pk is None:
         return
     user = await existing_user(assignee_pk, ["input", "assigneeId"])
+    if new_assignee and not user.active:
+        raise Refused(
+            UserError(
+                "That person was deactivated.", TicketErrorCode.INACTIVE, ["input", "assigneeId"]
+            )
+        )
     if not Role(user.role).at_least(Role.AGENT):
         raise Refused(
             UserError(
@@ -257,6 +287,17 @@ async def checked_organization(requester_pk: int, organization_pk: int | None) -
     organization (while they still belong to it), else their only one, else none."""
     rows = await _MEMBERSHIPS.fetch(requester_pk)
     memberships = [r["organization_id"] for r in rows if r["organization_id"] is not None]
+    # A deactivated organization stays on old tickets; new ones do not go to it.
+    inactive = {r["organization_id"] for r in rows if r["organization_id"] and not r["active"]}
+    if organization_pk in inactive:
+        raise Refused(
+            UserError(
+                "That organization was deactivated.",
+                TicketErrorCode.INACTIVE,
+                ["input", "organizationId"],
+            )
+        )
+    memberships = [pk for pk in memberships if pk not in inactive]
     if organization_pk is None:
         default = rows[0]["default_organization_id"] if rows else None
         if default in memberships:
@@ -288,9 +329,11 @@ async def cc_users(emails: Sequence[str] | None, path: list[str]) -> list[people
                 )
             )
         address = people.normalize_email(email)
-        user, _ = await people_models.User.get_or_create(
+        user, created = await people_models.User.get_or_create(
             email=address, defaults={"name": address.split("@")[0], "role": Role.END_USER}
         )
+        if created:
+            await organization_domains.join_by_domain(user.id, address)
         users.append(user)
     return list({u.id: u for u in users}.values())
 

@@ -173,7 +173,7 @@ class ActivityChanges:
 
 async def add_activity(context: Context, request: NewActivity) -> ActivityRow:
     viewer = context.require_viewer()
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, request.ticket_id, TicketAction.ADD_ACTIVITY)
         subject = _subject(request.subject)
@@ -206,7 +206,7 @@ async def update_activity(context: Context, request: ActivityChanges) -> Activit
     viewer = context.require_viewer()
     _may_write(viewer)  # before any lookup: a customer learns nothing about activity ids
     pk = ids.decode_as(request.id, "Activity") or 0
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         activity = await Activity.select_for_update().get_or_none(id=pk)
         if activity is None:

@@ -200,7 +200,7 @@ async def set_resolution(
     as a help-center article and e-mail it to the requester."""
     viewer = context.require_viewer()
     via = channel_of(viewer)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, ticket_id, TicketAction.RESOLVE)
         errors = [text_error(body, ["input", "body"], max_length=MAX_BODY)]

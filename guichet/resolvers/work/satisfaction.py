@@ -27,7 +27,7 @@ from guichet.resolvers.work.resolutions import claim_one, not_solved
 from guichet.resolvers.work.survey_tokens import requester_context
 
 if TYPE_CHECKING:
-    from guichet.resolvers.context import Context
+    from guichet.resolvers.context import Context, Viewer
 
 MAX_COMMENT = 10_000
 DEFAULT_WINDOW_DAYS = 28
@@ -39,6 +39,8 @@ class SatisfactionErrorCode(StrEnum):
     NOT_REQUESTER = "NOT_REQUESTER"
     NOT_SOLVED = "NOT_SOLVED"
     RATING_WINDOW_CLOSED = "RATING_WINDOW_CLOSED"
+    # Admins turned satisfaction surveys off (csatEnabled).
+    SATISFACTION_DISABLED = "SATISFACTION_DISABLED"
 
 
 @dataclass(slots=True)
@@ -96,6 +98,14 @@ async def satisfaction_stats(
     sees: one statement."""
     viewer = context.require_viewer()
     access.require_role(viewer, Role.AGENT)
+    return await rating_counts(viewer, since, until)
+
+
+async def rating_counts(
+    viewer: Viewer, since: datetime | None, until: datetime | None
+) -> SatisfactionStats:
+    """`satisfaction_stats` without its role check, for callers that made their own (the
+    dashboard shows staff the month's counts)."""
     where = sql.Where()
     for operator, moment in ((">=", since), ("<", until)):
         if moment is not None:
@@ -145,7 +155,15 @@ async def rate(
     if survey_token is not None:
         context = await requester_context(context, survey_token, ticket_id)
     viewer = context.require_viewer()
-    changes = Changes()
+    if not getattr(context.settings, "csat_enabled", True):
+        raise Refused(
+            UserError(
+                "Satisfaction ratings are turned off.",
+                SatisfactionErrorCode.SATISFACTION_DISABLED,
+                ["input", "ticketId"],
+            )
+        )
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, ticket_id, TicketAction.RATE)
         if ticket.requester_id != viewer.id:

@@ -239,7 +239,7 @@ async def log_time(
     worked_on: datetime | None,
 ) -> TimeEntryRow:
     viewer = context.require_viewer()
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         ticket = await ticket_for_change(context, ticket_id, TicketAction.LOG_TIME)
         day, day_error = _worked_on(worked_on)
@@ -303,7 +303,7 @@ async def update_time_entry(context: Context, request: TimeEntryChanges) -> Time
     if request.worked_on is not None and given(request.worked_on):
         day, day_error = _worked_on(request.worked_on)
         errors.append(day_error)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         entry = await _entry_to_change(viewer, request.id)
         refuse_if_any(*errors)
@@ -325,7 +325,7 @@ async def update_time_entry(context: Context, request: TimeEntryChanges) -> Time
 
 async def delete_time_entry(context: Context, entry_id: str) -> Deleted:
     viewer = _time_keeper(context)
-    changes = Changes()
+    changes = Changes.of(viewer)
     async with in_transaction():
         entry = await _entry_to_change(viewer, entry_id)
         await _record(changes, entry, viewer, "DELETED")

@@ -380,3 +380,16 @@ def test_any_string_parses_or_raises_only_search_syntax_error():
             assert "\n" not in str(error)
         else:
             assert isinstance(result, ParsedQuery)
+
+
+def test_approval_names_a_state_of_the_tickets_approval_requests():
+    assert only("approval:pending") == FieldTerm("approval", ("PENDING",))
+    assert only("-approval:Denied") == FieldTerm("approval", ("DENIED",), negated=True)
+    assert "approval" in str(refused("approval>pending"))
+    assert "pending" in str(refused("approval:maybe"))
+
+
+def test_activity_overdue_carries_the_moment_it_is_judged_at():
+    assert only("activity:overdue") == FieldTerm("activity", ("OVERDUE", NOW))
+    assert only("activity:open") == FieldTerm("activity", ("OPEN",))
+    assert "overdue" in str(refused("activity:late"))

@@ -472,3 +472,13 @@ async def test_a_page_of_100_is_allowed(gql, agent, end_user):
 
 async def test_listing_tickets_needs_sign_in(gql):
     assert error_codes(await gql(TICKETS)) == ["UNAUTHENTICATED"]
+
+
+async def test_approval_and_activity_terms_are_for_staff(gql, end_user, light_agent):
+    from tests.resolvers.tickets_helpers import TICKETS
+
+    for query in ("approval:pending", "activity:overdue"):
+        refused = await gql(TICKETS, {"filter": {"query": query}}, as_=end_user)
+        assert error_codes(refused) == ["BAD_USER_INPUT"], query
+        allowed = await gql(TICKETS, {"filter": {"query": query}}, as_=light_agent)
+        assert "errors" not in allowed, allowed

@@ -1,0 +1,1 @@
+"""Saved views (named ticket lists), their counts and the agent's dashboard."""
