@@ -421,3 +421,39 @@ async def test_wrong_passwords_sent_at_once_to_both_processes_run_at_most_five_c
     assert {a["errors"][0]["code"] for a in answers} == {"INVALID_CREDENTIALS"}
     checks = sum(_full_log(server).count("password checked") for server in cluster.servers)
     assert checks - before <= 5
+
+
+VIEW_COUNTS = "subscription { viewCounts { view { name } count } }"
+ASSIGN = """
+mutation($input: UpdateTicketInput!) { updateTicket(input: $input) { errors { code message } } }
+"""
+
+
+async def next_counts(ws: ClientConnection) -> dict[str, int]:
+    message = await receive(ws)
+    assert message["type"] == "next" and "errors" not in message["payload"], message
+    return {c["view"]["name"]: c["count"] for c in message["payload"]["data"]["viewCounts"]}
+
+
+async def test_view_counts_on_one_process_move_with_an_assignment_on_the_other(cluster):
+    one, two = cluster.servers
+    me = (await cluster.gql(one, "{ me { id } }", None, cluster.agent_token))["me"]["id"]
+    created = await cluster.mutate(
+        one, CREATE_TICKET, "createTicket", {"subject": "Badge", "description": "Lost it."}
+    )
+    async with websocket(two, cluster.agent_token) as on_two:
+        subscribe = {"id": "v", "type": "subscribe", "payload": {"query": VIEW_COUNTS}}
+        await on_two.send(json.dumps(subscribe))
+        before = await next_counts(on_two)
+        # The ticket is unassigned, counted as such on process two.
+        assert before["Unassigned"] >= 1
+        assigned = await cluster.gql(
+            one,
+            ASSIGN,
+            {"input": {"id": created["ticket"]["id"], "assigneeId": me}},
+            cluster.agent_token,
+        )
+        assert assigned["updateTicket"]["errors"] == []
+        after = await next_counts(on_two)
+    assert after["My open tickets"] == before["My open tickets"] + 1
+    assert after["Unassigned"] == before["Unassigned"] - 1
