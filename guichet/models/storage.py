@@ -92,13 +92,13 @@ class LocalFileStore:
             os.replace(temporary, final)
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
-        """The file's bytes in chunks (FileNotFoundError when it is not stored)."""
-        handle = await asyncio.to_thread(open, self._path(sha256), "rb")
-        try:
-            while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
-                yield chunk
-        finally:
-            await asyncio.to_thread(handle.close)
+        """The file's bytes in chunks (FileNotFoundError when it is not stored). No file
+        stays open between chunks: a download its client abandons, whose generator is never
+        closed, leaves no open file behind."""
+        path, offset = self._path(sha256), 0
+        while chunk := await asyncio.to_thread(_read_at, path, offset):
+            offset += len(chunk)
+            yield chunk
 
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self._path(sha256).is_file)
@@ -106,6 +106,12 @@ class LocalFileStore:
     async def delete(self, sha256: str) -> None:
         """Remove a file no attachment refers to any more (nothing when it is not stored)."""
         await asyncio.to_thread(_remove, self._path(sha256))
+
+
+def _read_at(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        return handle.read(READ_CHUNK)
 
 
 def _remove(path: Path) -> None:

@@ -3,6 +3,7 @@ over the limit or an upload cut short."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from pathlib import Path
 
@@ -75,3 +76,25 @@ async def test_a_file_no_attachment_needs_is_deleted_and_deleting_twice_is_harml
     await store.delete(stored.sha256)
     assert not await store.exists(stored.sha256)
     assert _files(tmp_path) == []
+
+
+async def test_a_download_abandoned_half_way_leaves_no_file_open(tmp_path):
+    store = LocalFileStore(tmp_path)
+    stored = await store.save(_chunks(b"x" * 300_000), max_bytes=1_000_000)
+    chunks = store.read(stored.sha256)
+    assert len(await anext(chunks)) > 0
+    assert _open_files_naming(stored.sha256) == 0
+    # The client went away: the generator is dropped, never closed (warnings are errors:
+    # a file left open would fail the test as it is collected).
+    del chunks
+    gc.collect()
+
+
+def _open_files_naming(sha256: str) -> int:
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += sha256 in str(fd.readlink())
+        except OSError:
+            continue
+    return count
