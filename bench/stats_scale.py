@@ -1,7 +1,7 @@
 """Analytics at scale: every stats query over 100,000 tickets, median and p99.
 
-    python bench/stats_scale.py postgres://…/guichet_stats [--runs 50] [--tickets 100000]
-        [--comments 1000000] [--time-entries 200000]
+    python bench/stats_scale.py postgres://…/guichet_stats [--runs 50] [--only timeStats]
+        [--tickets 100000] [--comments 1000000] [--time-entries 200000]
 
 The database is migrated, then seeded on the first run (it must be empty then; a seeded
 database is reused as it is). Seeding is SQL over `generate_series`, in the database: no
@@ -32,6 +32,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,7 +41,9 @@ from guichet.models.migrate import apply_migrations
 from guichet.resolvers.people.auth import issue_token
 from guichet.schema.root import build_schema
 from guichet.server.auth import context_for
+from guichet.server.heap import settle_heap
 from guichet.server.settings import load_settings
+from guichet.subscriptions.view_counts import Hub, Subscriber
 
 CUSTOMERS, AGENTS, GROUPS, ORGANIZATIONS = 20_000, 200, 20, 500
 WARM_UP = 3
@@ -209,9 +212,10 @@ def p99(values: list[float]) -> float:
     return ordered[math.ceil(0.99 * len(ordered)) - 1]  # nearest rank
 
 
-async def measure(runs: int) -> list[tuple[str, str]]:
+async def measure(runs: int, only: str | None) -> list[tuple[str, str]]:
     settings = load_settings()
     schema = build_schema()
+    settle_heap()  # as the served process does once started
     fields = set(schema._schema.query_type.fields)  # graphql-core's view: the served names
     rows = await db().execute_query_dict(
         "SELECT id FROM \"user\" WHERE email = 'agent0@bench.test'"
@@ -221,6 +225,8 @@ async def measure(runs: int) -> list[tuple[str, str]]:
     month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat()
     results = []
     for name, (field, document) in QUERIES.items():
+        if only and only.lower() not in name.lower():
+            continue
         if field not in fields:
             results.append((name, "missing: the schema has no `" + field + "` yet"))
             continue
@@ -243,10 +249,41 @@ async def measure(runs: int) -> list[tuple[str, str]]:
             mark = "" if slow < 200 else "  (over 200 ms)"
             results.append((name, f"{median:7.1f} ms | {slow:7.1f} ms{mark}"))
         print(f"{name}: {results[-1][1]}", flush=True)
+    name = f"viewCounts recount, {AGENTS} agents subscribed"
+    if not only or only.lower() in name.lower():
+        results.append((name, await measure_recount(state, settings, runs)))
+        print(f"{name}: {results[-1][1]}", flush=True)
     return results
 
 
-async def main(url: str, runs: int, sizes: dict[str, int]) -> None:
+async def measure_recount(state: SimpleNamespace, settings: Any, runs: int) -> str:
+    """What the viewCounts hub does on each change: list every subscriber's views, count
+    each shared one once (200 agents: each one's 'My open tickets', the others shared),
+    push each subscriber its list. Every agent is subscribed; pushes are forced each run."""
+    rows = await db().execute_query_dict("SELECT id FROM \"user\" WHERE role = 'AGENT' ORDER BY id")
+    subscribers = []
+    for row in rows:
+        token, _ = await issue_token(settings.secret_key, row["id"], timedelta(days=1))
+        context = await context_for(state, f"Bearer {token}")
+        subscribers.append(Subscriber(context.require_viewer()))
+    hub = Hub(bus=None)  # recount needs no bus: only what a change would trigger
+    hub.subscribers = dict.fromkeys(subscribers)
+    timings = []
+    for i in range(WARM_UP + runs):
+        for subscriber in subscribers:
+            subscriber.sent, subscriber.last_push = None, float("-inf")
+        start = time.perf_counter()
+        await hub.recount(subscribers)
+        if i >= WARM_UP:
+            timings.append(time.perf_counter() - start)
+    if not all(s.latest.qsize() == 1 for s in subscribers):
+        return "error: not every subscriber was pushed its counts"
+    median, slow = statistics.median(timings) * 1000, p99(timings) * 1000
+    mark = "" if slow < 200 else "  (over 200 ms)"
+    return f"{median:7.1f} ms | {slow:7.1f} ms{mark}"
+
+
+async def main(url: str, runs: int, only: str | None, sizes: dict[str, int]) -> None:
     os.environ["GUICHET_DATABASE_URL"] = url
     os.environ.setdefault("GUICHET_SECRET_KEY", "stats-bench-secret-key-not-for-production")
     await apply_migrations(url)
@@ -258,7 +295,7 @@ async def main(url: str, runs: int, sizes: dict[str, int]) -> None:
         else:
             print(f"reusing the seeded database ({counted[0]['n']} tickets)", flush=True)
         before = os.getloadavg()[0]
-        results = await measure(runs)
+        results = await measure(runs, only)
         after = os.getloadavg()[0]
     finally:
         await close_database()
@@ -273,6 +310,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", help="postgres://… (an empty database, or one this script seeded)")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--only", help="measure only the queries whose name contains this")
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--comments", type=int, default=1_000_000)
     parser.add_argument("--time-entries", type=int, default=200_000)
@@ -286,4 +324,4 @@ if __name__ == "__main__":
         "groups": GROUPS,
         "organizations": ORGANIZATIONS,
     }
-    asyncio.run(main(arguments.url, arguments.runs, sizes))
+    asyncio.run(main(arguments.url, arguments.runs, arguments.only, sizes))

@@ -96,8 +96,10 @@ class Ticket(Model):
 
     class Meta:
         table = "ticket"
-        # Stats, views and the dashboard group and filter by these.
-        indexes = (("assignee_id",), ("group_id",), ("organization_id",))
+        # Stats, views and the dashboard group and filter by these. With the status beside
+        # the assignee, each agent's "My open tickets" is counted from the index alone (200
+        # agents' view counts: 49 ms against 1,061 ms; bench/RESULTS.md).
+        indexes = (("assignee_id", "status"), ("group_id",), ("organization_id",))
 
     def transition_error(self, new_status: TicketStatus, *, assignee_id: int | None) -> str | None:
         """Why this ticket cannot move to `new_status` on its own data, or None."""

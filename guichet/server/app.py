@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +20,7 @@ from guichet.server.attachments import download_attachment
 from guichet.server.graphiql import ASSETS_PATH, GraphiQLAssets
 from guichet.server.graphql_http import graphql_http
 from guichet.server.health import healthz
+from guichet.server.heap import settle_heap
 from guichet.server.inbound import inbound_email
 from guichet.server.live_sessions import LiveSessions
 from guichet.server.rate_limits import RateLimits
@@ -55,14 +55,7 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> Starlette:
         await app.state.bus.connect()
         await app.state.live_sessions.start()
         await app.state.settings_watch.start()
-        # What is built at start lives as long as the process: keep it out of the
-        # collector's way. A young collection costs in proportion to what it scans, so it
-        # stays small (5,000: ~2 ms); full collections, which scan every socket's objects
-        # (~300 ms at 1,000 sockets), are kept rare. Measured in bench/RESULTS.md (fan-out,
-        # 1,000 subscribers: p99 34-45 ms, against 86-155 ms at 50,000/20/20 and 700/10/10).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(5_000, 10, 100)
+        settle_heap()
         worker = Worker(settings, app.state.bus) if run_worker else None
         if worker:
             worker.start()
