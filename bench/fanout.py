@@ -28,9 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fanout_client import Bench, Socket  # noqa: E402
+from bench.served import free_port, serving  # noqa: E402
 
 PASSWORD = "bench-password"
 HISTORY = (
@@ -285,29 +284,10 @@ def main() -> None:
     }
     os.environ.update(env)
     args.customer = asyncio.run(seed(url, args.agents))
-    import socket as sockets
-
-    with sockets.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(work / "server.log", "w")
-    serve = ["guichet", "serve", "--port", str(port), "--no-worker"]
-    server = subprocess.Popen(
-        ["taskset", "-c", str(args.server_core), *serve],
-        env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    port = free_port()
+    with serving(port, env, work, ["taskset", "-c", str(args.server_core)]) as server:
         os.sched_setaffinity(0, {args.client_core})
         result = asyncio.run(run(args, port, server_pid(server.pid)))
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(30)
     store = "PostgreSQL" if url.startswith("postgres") else "SQLite"
     bus = "Redis" if args.broadcast_url.startswith("redis") else "memory"
     print(f"{store} + {bus}, server on core {args.server_core}, client on core {args.client_core}")

@@ -17,9 +17,6 @@ import argparse
 import asyncio
 import hashlib
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +28,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.served import free_port, serving  # noqa: E402
 
 PASSWORD = "bench-password"
 CREATE = (
@@ -178,9 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="upload."))
     url = f"sqlite://{work}/upload.sqlite3"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = os.environ | {
         "GUICHET_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "GUICHET_DATABASE_URL": url,
@@ -192,23 +189,8 @@ def main() -> None:
     }
     os.environ.update(env)
     asyncio.run(seed(url))
-    log = open(work / "server.log", "w")
-    server = subprocess.Popen(
-        ["guichet", "serve", "--port", str(port), "--no-worker"],
-        env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serving(port, env, work) as server:
         asyncio.run(run(port, server.pid, work, args.size_mb))
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(30)
-        log.close()
     print(f"(server log {work / 'server.log'})")
 
 

@@ -10,7 +10,7 @@ from guichet.resolvers.errors import BadRequest
 from guichet.resolvers.people import directory
 from guichet.schema.enums import Role
 from guichet.schema.people import Group, Organization, User
-from guichet.schema.relay import Connection, after_position, connection, page_size, positions
+from guichet.schema.relay import Connection, after_position, offset_connection, page_size
 from guichet.schema.requires import requires
 
 
@@ -66,13 +66,7 @@ class DirectoryQuery:
         rows, total = await directory.users_page(
             info.context.require_viewer(), _search(filter), offset, limit
         )
-        return connection(
-            rows,
-            total,
-            key=positions(offset),
-            has_next=offset + len(rows) < total,
-            has_previous=offset > 0,
-        )
+        return offset_connection(rows, total, offset)
 
     @strawberry.field(
         extensions=[requires(RoleValue.AGENT)],
@@ -91,13 +85,7 @@ class DirectoryQuery:
         rows, total = await directory.organizations_page(
             info.context.require_viewer(), query, offset, limit
         )
-        return connection(
-            rows,
-            total,
-            key=positions(offset),
-            has_next=offset + len(rows) < total,
-            has_previous=offset > 0,
-        )
+        return offset_connection(rows, total, offset)
 
     @strawberry.field(
         extensions=[requires(RoleValue.LIGHT_AGENT)],

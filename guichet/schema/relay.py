@@ -91,3 +91,14 @@ def connection(
         ),
         total_count=total,
     )
+
+
+def offset_connection(rows: Sequence[Any], total: int, offset: int) -> Connection[Any]:
+    """A page of `total` items that starts after the first `offset` ones."""
+    return connection(
+        rows,
+        total,
+        key=positions(offset),
+        has_next=offset + len(rows) < total,
+        has_previous=offset > 0,
+    )

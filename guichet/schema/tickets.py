@@ -36,8 +36,8 @@ from guichet.schema.relay import (
     Node,
     after_position,
     connection,
+    offset_connection,
     page_size,
-    positions,
 )
 from guichet.schema.requires import requires
 from guichet.schema.resolutions import Resolution, SatisfactionRating
@@ -70,14 +70,7 @@ def _comment_connection(
     after: str | None = None,
     order: CommentOrder | None = None,
 ) -> Connection[Comment]:
-    offset = after_position(after)
-    return connection(
-        page.rows,
-        page.total,
-        key=positions(offset),
-        has_next=offset + len(page.rows) < page.total,
-        has_previous=offset > 0,
-    )
+    return offset_connection(page.rows, page.total, after_position(after))
 
 
 def _event_page(

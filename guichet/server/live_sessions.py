@@ -16,7 +16,6 @@ Two ways bring the news, so neither a lost message nor a slow poll is the only c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -26,6 +25,7 @@ from typing import Any
 from guichet.resolvers import topics
 from guichet.resolvers.context import Context
 from guichet.resolvers.sql import fetch
+from guichet.server.bus_watch import BusWatch
 from guichet.subscriptions.bus import RESUMED
 
 log = logging.getLogger("guichet.sessions")
@@ -41,15 +41,21 @@ class LiveSessions:
     def __init__(
         self, bus: Any, poll_seconds: float = POLL_SECONDS, session_cache: Any = None
     ) -> None:
-        self.bus = bus
         # The HTTP side's remembered viewers (server/session_cache.py), forgotten with them.
         self.session_cache = session_cache
-        self.poll_seconds = poll_seconds
         self._by_session: dict[str, set[Context]] = {}
         self._by_user: dict[int, set[Context]] = {}
         self._keys: dict[Context, tuple[str, int]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._listening = asyncio.Event()
+        self._watch = BusWatch(
+            bus,
+            topics.ended_sessions(),
+            heard=self._heard,
+            poll=self.check_database,
+            poll_seconds=poll_seconds,
+            task_names=("guichet-ended-sessions", "guichet-session-poll"),
+            log=log,
+            what="ended sessions",
+        )
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -105,50 +111,18 @@ class LiveSessions:
     # ------------------------------------------------------------ watching
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="guichet-ended-sessions"),
-            asyncio.create_task(self._poll(), name="guichet-session-poll"),
-        ]
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await self._listening.wait()
+        await self._watch.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._watch.stop()
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async with self.bus.subscribe(topics.ended_sessions()) as messages:
-                    self._listening.set()
-                    async for message in messages:
-                        if message is RESUMED:
-                            await self.check_database()  # what the outage may have hidden
-                            continue
-                        await self.end(
-                            session_ids=message.get("sessions") or (),
-                            user_ids=message.get("users") or (),
-                        )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("listening for ended sessions failed; listening again")
-                await asyncio.sleep(1)
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_seconds)
-            try:
-                await self.check_database()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # the database may be away: the next poll retries
-                log.warning("checking for ended sessions failed: %s", type(error).__name__)
+    async def _heard(self, message: Any) -> None:
+        if message is RESUMED:
+            await self.check_database()  # what the outage may have hidden
+            return
+        await self.end(
+            session_ids=message.get("sessions") or (), user_ids=message.get("users") or ()
+        )
 
     async def check_database(self) -> None:
         """End the sockets of sessions revoked lately, and of tokens that expired."""

@@ -1,7 +1,6 @@
 """Password reset by mail: one answer for every address, a single-use link valid for an
 hour, the password rules of changePassword, and every session ended."""
 
-# ruff: noqa: F811
 from __future__ import annotations
 
 import time
@@ -13,16 +12,7 @@ from guichet.models.mail import MailStatus
 from guichet.models.outbox import OutboxMessage
 from guichet.resolvers.people import password_reset
 from tests.conftest import PASSWORD, error_codes
-
-# The mail fixtures are imported by name: test arguments take them (F401, F811).
-from tests.resolvers.outbound_helpers import (  # noqa: F401
-    deliver,
-    links,
-    logged,
-    mailbox,
-    smtp_url,
-    support,
-)
+from tests.resolvers.outbound_helpers import links, logged
 
 REQUEST = """
 mutation($email: String!) { requestPasswordReset(input: {email: $email}) { accepted errors { code } } }
