@@ -133,6 +133,19 @@ def may_follow_organization(viewer: Viewer, *, member: bool, shares_tickets: boo
     return viewer.is_agent or (member and shares_tickets)
 
 
+def subscription_no_longer_allowed_condition(alias: str) -> str:
+    """`may_follow_organization` turned false, as SQL on organization_subscription `alias`:
+    a customer's subscription to an organization they left or that stopped sharing."""
+    staff = ", ".join(f"'{r.value}'" for r in Role if r.at_least(Role.LIGHT_AGENT))
+    return (
+        f'{alias}.user_id IN (SELECT u.id FROM "user" u WHERE u.role NOT IN ({staff}))'
+        " AND NOT EXISTS (SELECT 1 FROM organization_member m"
+        " JOIN organization o ON o.id = m.organization_id"
+        f" WHERE m.user_id = {alias}.user_id AND m.organization_id = {alias}.organization_id"
+        " AND o.shared_tickets)"
+    )
+
+
 # ---------------------------------------------------------------- tickets
 
 

@@ -37,6 +37,17 @@ class CannotCheckCredentials(Exception):
     """The token could not be checked: the database is unreachable."""
 
 
+async def settings_now(context: Context) -> None:
+    """An operation runs with the settings in effect when it starts: an admin may have
+    changed them since the connection opened (a server process's copy: no statement)."""
+    try:
+        context.settings = await help_center.effective_settings(context.settings)
+    except Exception as error:
+        if not is_unreachable(error):
+            raise
+        # The database is away (a process without the watch reads the row): keep the last.
+
+
 class TransportHandler(BudgetedTransportWSHandler):
     """graphql-transport-ws. A ticketHistory subscription, once live in the shared fan-out,
     is handed over here (`detach`): its execution ends, silently, and the operation stays
@@ -49,6 +60,7 @@ class TransportHandler(BudgetedTransportWSHandler):
         self.detached: dict[str, members.Member] = {}
 
     async def run_operation(self, operation: Any) -> None:
+        await settings_now(self.context)
         # In the operation's own task: ticketHistory joins the shared fan-out with it.
         members.current_operation.set(
             members.Operation(
@@ -108,6 +120,7 @@ class LegacyHandler(BudgetedLegacyWSHandler):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
+        await settings_now(self.context)
         members.current_operation.set(
             members.Operation(operation_id, query, variables, operation_name, legacy=True)
         )
@@ -143,7 +156,8 @@ class GraphQLWebSocket(GraphQL):
         self.state = state
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
-        # The settings in effect when the connection opens (help_center.py).
+        # The settings in effect when the connection opens; each operation takes those in
+        # effect when it starts (`settings_now`).
         settings = await help_center.effective_settings(self.state.settings)
         context = Context(settings, None, self.state.bus)
         if isinstance(request, WebSocket):

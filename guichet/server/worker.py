@@ -31,7 +31,7 @@ class Worker:
 
         async def deliver_outbox() -> None:
             # Drain what is due now; a full batch means more may be waiting.
-            while await outbox.deliver_due(senders, ticket_mail.CHECKS) >= outbox.BATCH:
+            while await outbox.deliver_due(senders, ticket_mail.checks(settings)) >= outbox.BATCH:
                 pass
 
         async def send_reminders() -> None:

@@ -25,6 +25,7 @@ from guichet.server.app import create_app
 from guichet.subscriptions.notifications import notify
 from tests import services
 from tests.conftest import TEST_SECRET, Person
+from tests.resolvers.tickets_helpers import make_ticket
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -393,6 +394,33 @@ async def test_the_cap_follows_the_setting(app, settings, agent):
         refusal = await receive(ws)
     assert refusal["type"] == "error"
     assert refusal["id"] == "3"
+
+
+async def test_an_operation_takes_the_settings_in_effect_when_it_starts(
+    gql, live_server, admin, end_user
+):
+    """A socket opened before an admin changed the support address answers with the new
+    one: the settings are not those of the connection's start."""
+    ticket = await make_ticket(gql, end_user)
+    query = {"query": "query($n: Int!) { ticket(number: $n) { replyTo } }"}
+    query["variables"] = {"n": ticket["number"]}
+
+    async def reply_to(ws: ClientConnection, operation_id: str) -> str:
+        await send(ws, {"id": operation_id, "type": "subscribe", "payload": query})
+        answer, done = await receive(ws), await receive(ws)
+        assert (answer["type"], done["type"]) == ("next", "complete"), (answer, done)
+        return answer["payload"]["data"]["ticket"]["replyTo"]
+
+    async with websocket(live_server) as ws:
+        await signed_in(ws, end_user)
+        before = await reply_to(ws, "1")
+        changed = await gql(
+            'mutation { updateSettings(input: {supportEmail: "help@acme.test"}) { errors { code } } }',
+            as_=admin,
+        )
+        assert changed["data"]["updateSettings"]["errors"] == []
+        after = await reply_to(ws, "2")
+    assert before != after == f"help+id{ticket['number']}@acme.test"
 
 
 # ---------------------------------------------------------------- origins

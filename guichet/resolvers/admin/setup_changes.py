@@ -19,6 +19,7 @@ from guichet.resolvers import access, ids
 from guichet.resolvers.admin.audit import audit
 from guichet.resolvers.errors import CommonErrorCode, Refused, UserError, text_error
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
+from guichet.resolvers.people import organization_subscriptions
 from guichet.resolvers.people.organization_domains import (
     DomainErrorCode,
     domain_errors,
@@ -113,6 +114,10 @@ async def update_organization(viewer: Viewer, changes: OrganizationChanges) -> O
             org = await _locked(models.Organization, changes.id, "Organization")
             extra = {} if domains is None else await _set_domains(org.id, domains)
             await _apply(viewer, org, updates, "organization.updated", "Organization", extra)
+            # Customers who followed it only while it shared its tickets stop following it.
+            await organization_subscriptions.unfollow_what_is_no_longer_allowed(
+                organization_pk=org.id
+            )
     except IntegrityError:
         # The unique indexes decide between concurrent requests (name, domain).
         raise _name_taken("An organization", updates.get("name", "")) from None

@@ -23,16 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING
 
 from guichet.models.people import Role
 from guichet.models.tickets import Channel, Ticket, TicketEventKind, TicketStatus
 from guichet.resolvers import access, ids, sql
+from guichet.resolvers.admin import help_center
 from guichet.resolvers.mail import outbox
 from guichet.resolvers.mail.outbound import Thread, queue_mail, reply_address, thread_of
 from guichet.resolvers.sql import as_datetime
 from guichet.resolvers.tickets.history import Changes
-from guichet.resolvers.work.survey_tokens import survey_token
+from guichet.resolvers.work.survey_tokens import rating_window_end, survey_token
 
 if TYPE_CHECKING:
     from guichet.resolvers.context import Viewer
@@ -260,8 +262,12 @@ async def ticket_solved(
             )  # fmt: skip
 
 
-async def survey_unwanted(argument: str) -> str | None:
-    """A delayed survey's check, just before it is sent: why not to send it, or None."""
+async def survey_unwanted(settings: Settings, argument: str) -> str | None:
+    """A delayed survey's check, just before it is sent: why not to send it, or None. The
+    settings are those in effect then: admins may have turned satisfaction off meanwhile."""
+    effective = await help_center.effective_settings(settings)
+    if not effective.csat_enabled:
+        return "satisfaction surveys are turned off"
     ticket_pk, _, solved = argument.partition(":")
     rows = await _SURVEY_STATE.fetch(int(ticket_pk))
     if not rows:
@@ -274,8 +280,11 @@ async def survey_unwanted(argument: str) -> str | None:
         return "the ticket was solved again since"
     if state["ratings"]:
         return "the ticket is already rated"
+    if rating_window_end(effective, solved_at) <= datetime.now(UTC):
+        return "the rating window has closed"
     return None
 
 
-# The checks the worker runs before sending (outbox.deliver_due).
-CHECKS: dict[str, outbox.Check] = {SURVEY_CHECK: survey_unwanted}
+def checks(settings: Settings) -> dict[str, outbox.Check]:
+    """The checks the worker runs before sending (outbox.deliver_due), by kind."""
+    return {SURVEY_CHECK: partial(survey_unwanted, settings)}

@@ -12,7 +12,7 @@ from guichet.models import people as models
 from guichet.models.people import Role
 from guichet.resolvers import access, ids
 from guichet.resolvers.errors import Forbidden, NotFound, Refused, UserError, text_error
-from guichet.resolvers.people import organization_domains
+from guichet.resolvers.people import organization_domains, organization_subscriptions
 from guichet.resolvers.people.people import (
     GROUP,
     ORGANIZATION,
@@ -204,7 +204,11 @@ async def set_organization_membership(
     if member:
         await models.OrganizationMember.get_or_create(organization_id=org_pk, user_id=user_pk)
     else:
-        await models.OrganizationMember.filter(organization_id=org_pk, user_id=user_pk).delete()
+        async with in_transaction():
+            await models.OrganizationMember.filter(organization_id=org_pk, user_id=user_pk).delete()
+            await organization_subscriptions.unfollow_what_is_no_longer_allowed(
+                user_pk=user_pk, organization_pk=org_pk
+            )
     return org
 
 

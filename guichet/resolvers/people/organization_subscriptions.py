@@ -1,8 +1,10 @@
 """Following an organization: its subscribers hear of every new and updated request of it.
 
 Who may follow which organization is `access.may_follow_organization`: staff any, a
-customer one they belong to that shares its tickets. Subscribing twice, or unsubscribing
-from an organization one does not follow, changes nothing and answers the same.
+customer one they belong to that shares its tickets; a change that takes that away (they
+leave it, it stops sharing, an agent becomes a customer) ends the subscription in its
+transaction. Subscribing twice, or unsubscribing from an organization one does not follow,
+changes nothing and answers the same.
 
 Rules that open or change a ticket call `tell_subscribers` in their transaction, once their
 events are recorded: each subscriber of the ticket's organization who may see the change
@@ -91,6 +93,25 @@ async def set_subscription(
             )
     context.next_event()
     return organization
+
+
+async def unfollow_what_is_no_longer_allowed(
+    *, user_pk: int | None = None, organization_pk: int | None = None
+) -> None:
+    """After a change of membership, role or sharing: a customer stops following an
+    organization they could not follow now (they left it, it stopped sharing its tickets).
+    Staff keep theirs. Call it in the transaction of the change."""
+    where = sql.Where()
+    if user_pk is not None:
+        where.add("s.user_id = ?", user_pk)
+    if organization_pk is not None:
+        where.add("s.organization_id = ?", organization_pk)
+    where.add(access.subscription_no_longer_allowed_condition("s"))
+    await sql.execute(
+        "DELETE FROM organization_subscription WHERE id IN"
+        f" (SELECT s.id FROM organization_subscription s WHERE {where.sql()})",
+        *where.params,
+    )
 
 
 # ---------------------------------------------------------------- telling subscribers

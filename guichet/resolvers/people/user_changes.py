@@ -17,6 +17,7 @@ from guichet.resolvers import access, ids
 from guichet.resolvers.admin.audit import audit
 from guichet.resolvers.errors import Forbidden, Refused, UserError, text_error
 from guichet.resolvers.omitted import OMITTED, OmittedType, given
+from guichet.resolvers.people import organization_subscriptions
 from guichet.resolvers.people.auth import announce_ended_sessions
 from guichet.resolvers.people.people import (
     USER,
@@ -157,6 +158,7 @@ async def update_user(context: Context, changes: UserChanges) -> UserRow:
                     **{k: v for k, v in updates.items() if k in audited}
                 )
             await _memberships(user, role, changes, audited)
+            await organization_subscriptions.unfollow_what_is_no_longer_allowed(user_pk=user.id)
             if audited:
                 await audit(
                     viewer, "user.updated", target_type="User", target_id=user.id, changes=audited

@@ -48,9 +48,14 @@ def _signature(secret_key: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def rating_window_end(settings: Settings, solved_at: datetime) -> datetime:
+    """Until when a ticket solved at `solved_at` may be rated."""
+    return solved_at + timedelta(days=settings.csat_window_days)
+
+
 def survey_token(settings: Settings, ticket_pk: int, requester_pk: int, solved_at: datetime) -> str:
     """The token of a survey mail: valid while the ticket's rating window is open."""
-    expires = int((solved_at + timedelta(days=settings.csat_window_days)).timestamp())
+    expires = int(rating_window_end(settings, solved_at).timestamp())
     payload = f"{ticket_pk}.{requester_pk}.{expires}"
     return f"{payload}.{_signature(settings.secret_key, payload)}"
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811
 """A ticket's mail, as its requester, CCs and followers receive it from a real SMTP server:
 the receipt, public replies (never an internal note, never to their author), the solved
 notice and the satisfaction survey, threaded and answerable by mail."""
@@ -16,19 +15,9 @@ from guichet.models.outbox import OutboxMessage, OutboxStatus
 from guichet.models.people import Organization, OrganizationSubscription
 from guichet.models.resolutions import SatisfactionRating
 from guichet.models.tickets import Ticket
-from guichet.resolvers.mail import outbox
+from guichet.resolvers.mail import outbox, ticket_mail
 from guichet.server.mailer import senders_for
-
-# The mail fixtures are imported by name: test arguments take them (F401, F811).
-from tests.resolvers.outbound_helpers import (  # noqa: F401
-    deliver,
-    links,
-    logged,
-    mailbox,
-    smtp_url,
-    support,
-    to,
-)
+from tests.resolvers.outbound_helpers import links, logged, to
 from tests.resolvers.tickets_helpers import commented, history_of, make_ticket, updated
 
 RATE = """
@@ -251,9 +240,11 @@ async def test_a_delayed_survey_is_sent_when_its_time_comes(
     assert result["data"]["rateSatisfaction"]["errors"] == []
 
 
-@pytest.mark.parametrize("meanwhile", ["reopened", "rated", "solved again"])
+@pytest.mark.parametrize(
+    "meanwhile", ["reopened", "rated", "solved again", "satisfaction turned off"]
+)
 async def test_a_delayed_survey_is_dropped_when_it_is_no_longer_news(
-    gql, survey_later, agent, end_user, mailbox, deliver, meanwhile
+    gql, survey_later, admin, agent, end_user, mailbox, deliver, meanwhile
 ):
     ticket = await make_ticket(gql, end_user)
     await solved(gql, agent, ticket)
@@ -266,9 +257,12 @@ async def test_a_delayed_survey_is_dropped_when_it_is_no_longer_news(
         assert (await gql(RATE, {"input": rate}, as_=end_user))["data"]["rateSatisfaction"][
             "errors"
         ] == []
-    else:
+    elif meanwhile == "solved again":
         await updated(gql, agent, ticket["id"], status="OPEN")
         await updated(gql, agent, ticket["id"], status="SOLVED")
+    else:
+        off = "mutation { updateSettings(input: {csatEnabled: false}) { errors { code } } }"
+        assert (await gql(off, as_=admin))["data"]["updateSettings"]["errors"] == []
     await make_due()
     sent_before = len(mailbox.messages)
     await deliver()
@@ -278,6 +272,23 @@ async def test_a_delayed_survey_is_dropped_when_it_is_no_longer_news(
     assert dropped.status == OutboxStatus.FAILED and dropped.last_error.startswith("not sent:")
     [log] = await logged(outbox_id=first_survey.id)
     assert log.status == MailStatus.IGNORED
+
+
+async def test_a_delayed_survey_is_dropped_once_the_rating_window_has_closed(
+    gql, survey_later, agent, end_user, deliver
+):
+    """Its link could rate nothing: the window (csatWindowDays after solving) is over."""
+    ticket = await make_ticket(gql, end_user)
+    await solved(gql, agent, ticket)
+    await deliver()
+    stored = await Ticket.get(number=ticket["number"])
+    check = f"{stored.id}:{stored.solved_at.timestamp()!r}"
+    assert await ticket_mail.survey_unwanted(survey_later, check) is None
+    window = timedelta(days=survey_later.csat_window_days)
+    await Ticket.filter(id=stored.id).update(solved_at=stored.solved_at - window)
+    moved = await Ticket.get(id=stored.id)
+    check = f"{stored.id}:{moved.solved_at.timestamp()!r}"
+    assert await ticket_mail.survey_unwanted(survey_later, check) == "the rating window has closed"
 
 
 # ---------------------------------------------------------------- history and the mail log

@@ -162,6 +162,61 @@ async def test_a_follower_who_left_the_organization_hears_nothing(gql, end_user,
     assert await told(colleague) == []
 
 
+async def following(person) -> list[int]:
+    return await OrganizationSubscription.filter(user_id=person.row.pk).values_list(
+        "organization_id", flat=True
+    )
+
+
+@pytest.mark.parametrize("how", ["removeOrganizationMember", "updateUser"])
+async def test_a_customer_taken_out_of_the_organization_stops_following_it(
+    gql, agent, colleague, org, other_org, how
+):
+    await followed(gql, colleague, org)
+    if how == "removeOrganizationMember":
+        document = (
+            "mutation($input: OrganizationMembershipInput!) {"
+            " removeOrganizationMember(input: $input) { errors { code } } }"
+        )
+        variables = {"input": {"organizationId": org.id, "userId": colleague.id}}
+    else:
+        document = (
+            "mutation($input: UpdateUserInput!) { updateUser(input: $input) { errors { code } } }"
+        )
+        variables = {"input": {"id": colleague.id, "organizationIds": [other_org.id]}}
+    result = await gql(document, variables, as_=agent)
+    assert result["data"][how]["errors"] == []
+    assert await following(colleague) == []
+
+
+async def test_customers_stop_following_an_organization_that_stops_sharing_staff_do_not(
+    gql, admin, agent, colleague, org
+):
+    await followed(gql, colleague, org)
+    await followed(gql, agent, org)
+    document = (
+        "mutation($input: UpdateOrganizationInput!) {"
+        " updateOrganization(input: $input) { errors { code } } }"
+    )
+    variables = {"input": {"id": org.id, "sharedTickets": False}}
+    result = await gql(document, variables, as_=admin)
+    assert result["data"]["updateOrganization"]["errors"] == []
+    assert (await following(colleague), await following(agent)) == ([], [org.pk])
+
+
+async def test_an_agent_made_a_customer_stops_following_what_customers_may_not(
+    gql, admin, agent, org, other_org
+):
+    await followed(gql, agent, org)
+    document = (
+        "mutation($input: UpdateUserInput!) { updateUser(input: $input) { errors { code } } }"
+    )
+    variables = {"input": {"id": agent.id, "role": "END_USER"}}
+    result = await gql(document, variables, as_=admin)
+    assert result["data"]["updateUser"]["errors"] == []
+    assert await following(agent) == []
+
+
 async def test_requests_of_other_organizations_are_not_heard(
     gql, agent, end_user, colleague, other_customer, org, other_org
 ):
