@@ -5,6 +5,15 @@ the way, and moved to its place (`ab/cd/<sha256>`) only once it is complete and 
 size limit: a file over the limit, or an upload that stops half way, leaves nothing
 behind. The same bytes uploaded twice are stored once. `FileStore` is the interface the
 rest of the code sees, so an S3-compatible store can take `LocalFileStore`'s place.
+
+A request whose files end up attached to nothing gives them back (`release`). Since the
+same bytes are one file, another request may have saved them too, and be about to attach
+them: each save marks the file (its modification time set to a value of its own), and a
+release removes the file only while it still carries that release's mark. The check and
+the removal are one step: the file is first renamed away (atomic), then its mark read; a
+save that comes after the rename finds no file and places its own copy; one that came
+before left its mark, and the file is put back. A file two requests saved and both gave
+back stays (disk space, never a missing file).
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ import asyncio
 import hashlib
 import os
 import re
+import secrets
+import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -35,6 +46,9 @@ class TooLarge(Exception):
 class StoredFile:
     sha256: str
     size: int
+    # This save's mark on the file (see `release`): whoever saves the same bytes later
+    # changes it, and this save's release then leaves the file alone.
+    mark: int = 0
 
 
 class FileStore(Protocol):
@@ -44,7 +58,7 @@ class FileStore(Protocol):
 
     async def exists(self, sha256: str) -> bool: ...
 
-    async def delete(self, sha256: str) -> None: ...
+    async def release(self, stored: StoredFile) -> None: ...
 
 
 class LocalFileStore:
@@ -76,19 +90,21 @@ class LocalFileStore:
                     await asyncio.to_thread(handle.write, chunk)
             finally:
                 await asyncio.to_thread(handle.close)
-            stored = StoredFile(digest.hexdigest(), size)
-            await asyncio.to_thread(self._keep, temporary, self._path(stored.sha256))
-            return stored
+            sha256, mark = digest.hexdigest(), _new_mark()
+            await asyncio.to_thread(self._keep, temporary, self._path(sha256), mark)
+            return StoredFile(sha256, size, mark)
         except BaseException:
             await asyncio.to_thread(_remove, temporary)
             raise
 
     @staticmethod
-    def _keep(temporary: Path, final: Path) -> None:
+    def _keep(temporary: Path, final: Path, mark: int) -> None:
         final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():  # the same bytes again: stored once
+        try:
+            os.utime(final, ns=(mark, mark))  # the same bytes again: stored once, marked
             temporary.unlink()
-        else:
+        except FileNotFoundError:  # new bytes (or released meanwhile): this copy is the one
+            os.utime(temporary, ns=(mark, mark))
             os.replace(temporary, final)
 
     async def read(self, sha256: str) -> AsyncIterator[bytes]:
@@ -103,9 +119,32 @@ class LocalFileStore:
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self._path(sha256).is_file)
 
-    async def delete(self, sha256: str) -> None:
-        """Remove a file no attachment refers to any more (nothing when it is not stored)."""
-        await asyncio.to_thread(_remove, self._path(sha256))
+    async def release(self, stored: StoredFile) -> None:
+        """Remove the file a save stored, unless it was saved again since (by anyone):
+        nothing when it is not stored."""
+        await asyncio.to_thread(self._release, self._path(stored.sha256), stored.mark)
+
+    def _release(self, final: Path, mark: int) -> None:
+        released = self.root / "incoming" / f"{uuid.uuid4().hex}.released"
+        released.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(final, released)
+        except FileNotFoundError:
+            return
+        try:
+            mine = released.stat().st_mtime_ns == mark
+        except BaseException:
+            os.replace(released, final)
+            raise
+        if mine:
+            released.unlink()
+        else:  # saved again since: put back (over a copy saved meanwhile: the same bytes)
+            os.replace(released, final)
+
+
+def _new_mark() -> int:
+    """A modification time (ns) no other save will set: now, with random low digits."""
+    return time.time_ns() // 1_000_000 * 1_000_000 + secrets.randbelow(1_000_000)
 
 
 def _read_at(path: Path, offset: int) -> bytes:

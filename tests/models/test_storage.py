@@ -1,10 +1,13 @@
-"""Attachment storage: stored once by content, streamed, and nothing left behind by a file
-over the limit or an upload cut short."""
+"""Attachment storage: stored once by content, streamed, nothing left behind by a file
+over the limit or an upload cut short, and a file given back only while no other request
+saved the same bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
+import random
 from pathlib import Path
 
 import pytest
@@ -38,7 +41,8 @@ async def test_the_same_bytes_twice_are_stored_once(tmp_path):
     store = LocalFileStore(tmp_path)
     first = await store.save(_chunks(b"invoice"), max_bytes=100)
     second = await store.save(_chunks(b"inv", b"oice"), max_bytes=100)
-    assert first == second and len(_files(tmp_path)) == 1
+    assert (first.sha256, first.size) == (second.sha256, second.size)
+    assert len(_files(tmp_path)) == 1
 
 
 async def test_a_zero_byte_file_is_a_file(tmp_path):
@@ -69,13 +73,45 @@ async def test_only_names_the_store_made_can_be_read(tmp_path):
         [chunk async for chunk in store.read("0" * 64)]
 
 
-async def test_a_file_no_attachment_needs_is_deleted_and_deleting_twice_is_harmless(tmp_path):
+async def test_a_file_given_back_is_removed_and_giving_it_back_twice_is_harmless(tmp_path):
     store = LocalFileStore(tmp_path)
     stored = await store.save(_chunks(b"temporary"), max_bytes=100)
-    await store.delete(stored.sha256)
-    await store.delete(stored.sha256)
+    await store.release(stored)
+    await store.release(stored)
     assert not await store.exists(stored.sha256)
     assert _files(tmp_path) == []
+
+
+async def test_bytes_saved_again_by_another_request_stay_when_the_first_gives_them_back(
+    tmp_path,
+):
+    store = LocalFileStore(tmp_path)
+    first = await store.save(_chunks(b"the same screenshot"), max_bytes=100)
+    second = await store.save(_chunks(b"the same screenshot"), max_bytes=100)
+    await store.release(first)
+    assert await store.exists(second.sha256)
+    await store.release(second)
+    assert _files(tmp_path) == []
+
+
+async def test_a_save_racing_a_release_of_the_same_bytes_always_keeps_its_file(tmp_path):
+    """Threads really interleave here: whichever runs first, the bytes the second request
+    saved are there once both are done."""
+    store = LocalFileStore(tmp_path)
+    jitter = random.Random(2026)
+
+    async def release_a_little_later(stored):
+        await asyncio.sleep(jitter.random() / 1000)  # within the time a save takes
+        await store.release(stored)
+
+    for n in range(200):
+        data = f"race {n}".encode()
+        given_back = await store.save(_chunks(data), max_bytes=100)
+        _, kept = await asyncio.gather(
+            release_a_little_later(given_back), store.save(_chunks(data), max_bytes=100)
+        )
+        assert await store.exists(kept.sha256), f"lost the file of round {n}"
+    assert not list((tmp_path / "incoming").iterdir())
 
 
 async def test_a_download_abandoned_half_way_leaves_no_file_open(tmp_path):

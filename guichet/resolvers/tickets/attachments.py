@@ -20,7 +20,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from guichet.models.attachments import Attachment
-from guichet.models.storage import FileStore, LocalFileStore, TooLarge
+from guichet.models.storage import FileStore, LocalFileStore, StoredFile, TooLarge
 from guichet.models.tickets import Channel, TicketEventKind
 from guichet.resolvers import access, ids, sql
 from guichet.resolvers.errors import Refused, UserError
@@ -66,8 +66,15 @@ class SavedFile:
 
     filename: str
     content_type: str
-    sha256: str
-    size: int
+    stored: StoredFile
+
+    @property
+    def sha256(self) -> str:
+        return self.stored.sha256
+
+    @property
+    def size(self) -> int:
+        return self.stored.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +154,7 @@ async def store_file(settings: Settings, incoming: IncomingFile) -> SavedFile | 
     finally:
         await chunks.aclose()
     content_type = safe_content_type(incoming.content_type)
-    return SavedFile(filename, content_type, stored.sha256, stored.size)
+    return SavedFile(filename, content_type, stored)
 
 
 async def store_incoming(
@@ -226,17 +233,19 @@ _REFERRED = sql.select("DISTINCT sha256", from_="attachment").where(sql.among("s
 
 
 async def forget_unused(settings: Settings, saved: Iterable[SavedFile | Any]) -> None:
-    """Remove the stored files that no attachment row refers to (after a refused mutation
-    or a rolled-back transaction). Never raises: a file left behind is only disk space."""
-    digests = list(dict.fromkeys(s.sha256 for s in saved if isinstance(s, SavedFile)))
-    if not digests:
+    """Give back the stored files that no attachment row refers to (after a refused
+    mutation or a rolled-back transaction); a file saved again since by another request
+    stays (`FileStore.release`). Never raises: a file left behind is only disk space."""
+    files = [s.stored for s in saved if isinstance(s, SavedFile)]
+    if not files:
         return
+    digests = list(dict.fromkeys(f.sha256 for f in files))
     try:
         kept = {r["sha256"] for r in await _REFERRED.fetch(digests)}
         store = file_store(settings)
-        for digest in digests:
-            if digest not in kept:
-                await store.delete(digest)
+        for stored in files:
+            if stored.sha256 not in kept:
+                await store.release(stored)
     except Exception:
         log.exception("could not remove unused files %s", digests)
 

@@ -252,6 +252,24 @@ async def test_forget_unused_removes_only_files_no_attachment_refers_to(
     assert [p.name for p in stored_files(storage_dir)] == [hashlib.sha256(PNG).hexdigest()]
 
 
+async def test_a_failed_request_leaves_the_file_another_request_is_about_to_attach(
+    app, gql, end_user, storage_dir
+):
+    """Two requests upload the same bytes (one file); the first fails and gives its files
+    back before the second has attached them: the second's ticket still has its file."""
+    settings = app.state.settings
+    failing = await store_incoming(
+        settings, [IncomingFile("a.txt", "text/plain", chunks(b"same"))], ["attachments"]
+    )
+    succeeding = await store_incoming(
+        settings, [IncomingFile("b.txt", "text/plain", chunks(b"same"))], ["attachments"]
+    )
+    await forget_unused(settings, failing)
+    assert [p.name for p in stored_files(storage_dir)] == [hashlib.sha256(b"same").hexdigest()]
+    await forget_unused(settings, succeeding)  # and once nobody needs them, they go
+    assert stored_files(storage_dir) == []
+
+
 # ---------------------------------------------------------------- lists stay batched
 
 
