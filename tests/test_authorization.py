@@ -55,6 +55,16 @@ CASES: dict[str, Case] = {
         EVERYONE,
         anonymous_allowed=True,
     ),
+    "Mutation.requestSignUp": Case(
+        'mutation { requestSignUp(input: {name: "N", email: "new@x.test"}) { accepted } }',
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
+    "Mutation.completeSignUp": Case(
+        'mutation { completeSignUp(input: {token: "nope", password: "long enough pass"}) { errors { code } } }',
+        EVERYONE,
+        anonymous_allowed=True,
+    ),
     "Mutation.createUser": Case(
         'mutation { createUser(input: {name: "N", email: "n@x.test", role: END_USER}) { errors { code } } }',
         AGENTS,

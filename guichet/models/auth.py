@@ -55,3 +55,19 @@ class PasswordReset(Model):
 
     class Meta:
         table = "password_reset"
+
+
+class SignUpRequest(Model):
+    """A mailed sign-up link: the account is made only when the address's owner follows it.
+    Only the SHA-256 of its token is kept. A mail that told an address it already has an
+    account is a row too (used at once): it counts toward the one-mail-per-address limit."""
+
+    token_hash = fields.CharField(max_length=64, primary_key=True)
+    email = fields.CharField(max_length=254, db_index=True)
+    name = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "sign_up_request"

@@ -1,4 +1,4 @@
-"""Sign-in: login, logout, changePassword, and password reset by mail."""
+"""Sign-in: login, logout, changePassword, password reset by mail, and sign-up."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import strawberry
 
-from guichet.resolvers.people import auth, password_reset
+from guichet.resolvers.people import auth, password_reset, sign_up
 from guichet.schema.payloads import mutation, payload
 from guichet.schema.people import User
 
@@ -54,6 +54,27 @@ class RequestPasswordResetPayload:
 class ResetPasswordInput:
     token: str = strawberry.field(description="The single-use token from the reset mail.")
     new_password: str
+
+
+@strawberry.input
+class RequestSignUpInput:
+    name: str
+    email: str
+
+
+@payload
+class RequestSignUpPayload:
+    accepted: bool = strawberry.field(
+        default=True,
+        description="True unless the name or address is malformed (see errors); it never "
+        "tells whether the address has an account.",
+    )
+
+
+@strawberry.input
+class CompleteSignUpInput:
+    token: str = strawberry.field(description="The single-use token from the sign-up mail.")
+    password: str
 
 
 def _ttl(info: strawberry.Info) -> timedelta:
@@ -136,6 +157,39 @@ class AuthMutation:
     ) -> LoginPayload:
         signed_in = await password_reset.reset_password(
             info.context.settings, _ttl(info), input.token, input.new_password, info.context.bus
+        )
+        info.context.viewer = signed_in.viewer
+        return LoginPayload(token=signed_in.token, user=signed_in.user)
+
+    @mutation(
+        RequestSignUpPayload,
+        description=(
+            "A customer asks for an account: a link to finish signing up is mailed to the "
+            "address (valid a day, single use); an address that already has an account is "
+            "mailed so instead. The same answer either way, at most one mail per address "
+            "every 5 minutes. Nothing is made until the link is followed (completeSignUp)."
+        ),
+    )
+    async def request_sign_up(
+        self, info: strawberry.Info, input: RequestSignUpInput
+    ) -> RequestSignUpPayload:
+        await sign_up.request_sign_up(info.context.settings, input.name, input.email)
+        return RequestSignUpPayload(accepted=True)
+
+    @mutation(
+        LoginPayload,
+        description=(
+            "Makes the end user the sign-up link was mailed for, with this password (the "
+            "rules of changePassword), in the organization of their address's domain if "
+            "one has it, and signs them in. A used, expired or unknown token: "
+            "INVALID_SIGN_UP_TOKEN; an address that got an account meanwhile: EMAIL_TAKEN."
+        ),
+    )
+    async def complete_sign_up(
+        self, info: strawberry.Info, input: CompleteSignUpInput
+    ) -> LoginPayload:
+        signed_in = await sign_up.complete_sign_up(
+            info.context.settings, _ttl(info), input.token, input.password
         )
         info.context.viewer = signed_in.viewer
         return LoginPayload(token=signed_in.token, user=signed_in.user)

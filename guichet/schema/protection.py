@@ -5,8 +5,8 @@
   page sizes it asks for, at most the `max_query_cost` setting (see `Measure`; the same
   estimate is what an operation takes from its viewer's cost budget, see
   server/rate_limits.py);
-- one `login` per operation, counted through fragments and aliases, so a request
-  cannot batch password guesses;
+- one signed-out door (`DOORS`: login, password reset, sign-up) per operation, counted
+  through fragments and aliases, so a request cannot batch password guesses or mails;
 - input lists and JSON values within their limits (see `guichet.schema.limits`);
 - errors raised by resolvers that are not deliberate refusals become
   "Unexpected error." with code INTERNAL_SERVER_ERROR; validation errors are kept.
@@ -59,6 +59,11 @@ MAX_TOKENS = 5000
 MAX_NODES = DEFAULT_MAX_QUERY_COST
 # Lists that are not connections (a user's organizations) are counted as this long.
 PLAIN_LIST_ESTIMATE = 10
+# The root mutations anyone may run signed out that guess a password or send a mail: one
+# per operation, and each counts towards the per-client sign-in limit (rate_limits.py).
+DOORS = frozenset(
+    {"login", "requestPasswordReset", "resetPassword", "requestSignUp", "completeSignUp"}
+)
 
 
 def _page_size(field: FieldNode) -> int:
@@ -218,14 +223,14 @@ def root_login_keys(
     fragments: dict[str, FragmentDefinitionNode],
     expanded: set[str],
 ) -> set[str]:
-    """The response keys (alias or name) of the `login` fields of a root selection set,
+    """The response keys (alias or name) of the `DOORS` fields of a root selection set,
     its inline fragments and fragment spreads expanded (each fragment once: it adds the
     same keys every time). Fields with one key merge into one execution, so the number
-    of keys is the number of sign-ins the operation would run."""
+    of keys is the number of doors the operation would go through."""
     keys: set[str] = set()
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            if selection.name.value == "login":
+            if selection.name.value in DOORS:
                 keys.add((selection.alias or selection.name).value)
         elif isinstance(selection, InlineFragmentNode):
             keys |= root_login_keys(selection.selection_set, fragments, expanded)
@@ -247,7 +252,7 @@ class OneLoginPerOperationRule(ValidationRule):
             if len(root_login_keys(operation.selection_set, fragments, set())) > 1:
                 self.report_error(
                     GraphQLError(
-                        "Only one login per request.",
+                        "Only one login, password reset or sign-up per request.",
                         operation,
                         extensions={"code": "TOO_MANY_LOGINS"},
                     )
@@ -327,7 +332,7 @@ def operation_cost(
 
 
 def signs_in(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    """Whether the operation runs `login`."""
+    """Whether the operation goes through a door (`DOORS`: login, reset, sign-up)."""
     if operation.operation is not OperationType.MUTATION:
         return False
     return bool(root_login_keys(operation.selection_set, _fragments(document), set()))

@@ -105,4 +105,7 @@ def mail_links(env: Mapping[str, str], public_url: str) -> dict[str, str]:
         "password_reset_link": _link(
             env, "GUICHET_PASSWORD_RESET_LINK", base + "/reset-password?token={token}", {"token"}
         ),
+        "sign_up_link": _link(
+            env, "GUICHET_SIGN_UP_LINK", base + "/sign-up?token={token}", {"token"}
+        ),
     }

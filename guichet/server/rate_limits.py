@@ -1,8 +1,9 @@
 """Rate limits, the way Shopify and GitHub do them: sign-in attempts per client address and
 a query-cost budget per viewer.
 
-- **Sign-in.** At most `sign_in_rate_per_minute` operations that run `login` per client
-  address, in a fixed one-minute window.
+- **Sign-in.** At most `sign_in_rate_per_minute` operations that go through a signed-out
+  door (`protection.DOORS`: login, password reset, sign-up) per client address, in a fixed
+  one-minute window.
 - **Cost budget** (Shopify's leaky bucket). Each viewer (each client address while signed
   out) has a bucket of `cost_budget` points that refills at `cost_restore_rate` points a
   second. An operation takes its requested cost from it before it runs — the static

@@ -72,10 +72,12 @@ class Settings:
     max_upload_mb: int = 50
     csat_survey_delay_minutes: int = 0
     # Links in mails, to the deployment's front end: templates with {number} and {id} of
-    # the ticket ({token} and {score} in the survey's; {token} in the password reset's).
+    # the ticket ({token} and {score} in the survey's; {token} in the password reset's and
+    # the sign-up's).
     ticket_link: str = "http://127.0.0.1:8000/tickets/{number}"
     satisfaction_link: str = "http://127.0.0.1:8000/satisfaction?token={token}&score={score}"
     password_reset_link: str = "http://127.0.0.1:8000/reset-password?token={token}"
+    sign_up_link: str = "http://127.0.0.1:8000/sign-up?token={token}"
     # Help-center settings (issue 14): the defaults of what admins change at run time
     # (resolvers/admin/help_center.py overlays the stored ones on every process).
     help_center_name: str = "Guichet"

@@ -12,7 +12,7 @@ from guichet.resolvers import idempotency
 from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context
 from guichet.resolvers.mail import outbox, ticket_mail
-from guichet.resolvers.people import auth, password_reset
+from guichet.resolvers.people import auth, password_reset, sign_up
 from guichet.resolvers.work import auto_close, reminders
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
@@ -54,6 +54,7 @@ class Worker:
             (close_solved_tickets, 60),
             (auth.purge_expired_sign_in_state, 300),
             (password_reset.purge_expired_resets, 300),
+            (sign_up.purge_expired_sign_ups, 300),
             (idempotency.purge_expired, 300),
         ]
         self._task: asyncio.Task | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from guichet.models.auth import LoginThrottle
+from guichet.models.outbox import OutboxMessage
 from guichet.resolvers.people import people
 from guichet.schema import protection
 from guichet.schema.relay import MAX_PAGE_SIZE
@@ -130,6 +131,20 @@ async def test_one_login_spread_twice_is_one_sign_in(gql, agent):
     result = await gql(document)
     assert result == {"data": {"a": {"token": None}}}
     assert (await LoginThrottle.get(email=agent.email)).attempts == 1
+
+
+async def test_password_resets_and_sign_ups_are_one_per_request_too(gql, agent):
+    """Aliases would otherwise mail one address after another in a single request."""
+    for door in (
+        'requestPasswordReset(input: {email: "a@x.test"}) { accepted }',
+        'requestSignUp(input: {name: "A", email: "a@x.test"}) { accepted }',
+    ):
+        result = await gql(f"mutation {{ a: {door} b: {door} }}")
+        assert "data" not in result
+        assert error_codes(result) == ["TOO_MANY_LOGINS"]
+    mixed = await gql(f"mutation {{ {_login('a', agent.email)} {door} }}")
+    assert error_codes(mixed) == ["TOO_MANY_LOGINS"]
+    assert await OutboxMessage.all().count() == 0
 
 
 async def test_fragments_that_spread_each_other_in_a_cycle_are_refused_not_followed(gql, agent):

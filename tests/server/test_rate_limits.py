@@ -438,6 +438,13 @@ def test_the_requested_cost_is_the_static_estimate(app):
     assert plan.cost == 1250
     assert not plan.signs_in
     assert plan_operation(schema, LOGIN, None).signs_in
+    for door in (
+        'requestPasswordReset(input: {email: "a@x.test"}) { accepted }',
+        'resetPassword(input: {token: "t", newPassword: "p"}) { token }',
+        'requestSignUp(input: {name: "A", email: "a@x.test"}) { accepted }',
+        'completeSignUp(input: {token: "t", password: "p"}) { token }',
+    ):  # each counts towards the per-client sign-in limit
+        assert plan_operation(schema, f"mutation {{ {door} }}", None).signs_in
     assert plan_operation(schema, "query A { __typename } query B { __typename }", None).ambiguous
     assert plan_operation(schema, "query A { __typename }", "C").kind is None
 

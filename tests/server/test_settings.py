@@ -82,6 +82,8 @@ def test_every_value_is_read() -> None:
     assert settings.legacy_graphql_ws is True
     assert settings.max_subscriptions_per_connection == 5
     assert settings.allowed_origins == ("https://app.example.com", "http://localhost:3000")
+    # Links in mails default to the public URL's routes.
+    assert settings.sign_up_link == "https://help.example.com/sign-up?token={token}"
 
 
 def test_empty_values_mean_the_default() -> None:
@@ -139,6 +141,8 @@ def test_empty_values_mean_the_default() -> None:
         ({"GUICHET_AGENTS_USE_PORTAL": "2"}, "GUICHET_AGENTS_USE_PORTAL"),
         ({"GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS": "-1"}, "GUICHET_AUTO_CLOSE_SOLVED_AFTER"),
         ({"GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS": "3651"}, "GUICHET_AUTO_CLOSE_SOLVED_AFTER"),
+        # A sign-up link without its token could finish nobody's sign-up.
+        ({"GUICHET_SIGN_UP_LINK": "https://help.example.com/sign-up"}, "GUICHET_SIGN_UP_LINK"),
     ],
 )
 def test_a_bad_value_is_refused_in_one_line_naming_the_variable(
