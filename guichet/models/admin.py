@@ -16,6 +16,7 @@ class HelpCenterSettings(Model):
     support_email = fields.CharField(max_length=254, null=True)
     time_zone = fields.CharField(max_length=64, null=True)
     agents_use_portal = fields.BooleanField(null=True)
+    sign_up_open = fields.BooleanField(null=True)
     csat_enabled = fields.BooleanField(null=True)
     csat_window_days = fields.IntField(null=True)
     auto_close_solved_after_days = fields.IntField(null=True)

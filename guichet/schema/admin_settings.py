@@ -27,6 +27,9 @@ class HelpCenterSettings:
             "Agents (not light agents) may submit and follow requests as requesters in the portal."
         )
     )
+    sign_up_open: bool = strawberry.field(
+        description="Customers may sign up in the portal (requestSignUp); otherwise SIGN_UP_CLOSED."
+    )
     csat_enabled: bool
     csat_window_days: int
     auto_close_solved_after_days: int = strawberry.field(
@@ -47,6 +50,7 @@ class UpdateSettingsInput:
     support_email: str | None = None
     time_zone: str | None = None
     agents_use_portal: bool | None = None
+    sign_up_open: bool | None = None
     csat_enabled: bool | None = None
     csat_window_days: int | None = None
     auto_close_solved_after_days: int | None = None
@@ -96,6 +100,7 @@ class AdminSettingsMutation:
             support_email=input.support_email,
             time_zone=input.time_zone,
             agents_use_portal=input.agents_use_portal,
+            sign_up_open=input.sign_up_open,
             csat_enabled=input.csat_enabled,
             csat_window_days=input.csat_window_days,
             auto_close_solved_after_days=input.auto_close_solved_after_days,

@@ -167,7 +167,8 @@ class AuthMutation:
             "A customer asks for an account: a link to finish signing up is mailed to the "
             "address (valid a day, single use); an address that already has an account is "
             "mailed so instead. The same answer either way, at most one mail per address "
-            "every 5 minutes. Nothing is made until the link is followed (completeSignUp)."
+            "every 5 minutes. Nothing is made until the link is followed (completeSignUp). "
+            "SIGN_UP_CLOSED while admins have sign-up closed (Settings.signUpOpen)."
         ),
     )
     async def request_sign_up(
@@ -182,7 +183,8 @@ class AuthMutation:
             "Makes the end user the sign-up link was mailed for, with this password (the "
             "rules of changePassword), in the organization of their address's domain if "
             "one has it, and signs them in. A used, expired or unknown token: "
-            "INVALID_SIGN_UP_TOKEN; an address that got an account meanwhile: EMAIL_TAKEN."
+            "INVALID_SIGN_UP_TOKEN; an address that got an account meanwhile: EMAIL_TAKEN; "
+            "sign-up closed since the mail: SIGN_UP_CLOSED."
         ),
     )
     async def complete_sign_up(

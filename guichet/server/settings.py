@@ -83,6 +83,8 @@ class Settings:
     help_center_name: str = "Guichet"
     time_zone: str = "UTC"
     agents_use_portal: bool = True
+    # Customers may sign up in the portal (requestSignUp).
+    sign_up_open: bool = True
     csat_enabled: bool = True
     auto_close_solved_after_days: int = 0
 
@@ -283,6 +285,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         help_center_name=mail_settings.help_center_name(env),
         time_zone=mail_settings.time_zone(env),
         agents_use_portal=flag(env, "GUICHET_AGENTS_USE_PORTAL", True),
+        sign_up_open=flag(env, "GUICHET_SIGN_UP_OPEN", True),
         csat_enabled=flag(env, "GUICHET_CSAT_ENABLED", True),
         auto_close_solved_after_days=limit(env, "GUICHET_AUTO_CLOSE_SOLVED_AFTER_DAYS", 0, 3650),
     )

@@ -59,6 +59,11 @@ def migration_files(location: Path) -> set[str]:
     return {p.name for p in (location / "models").glob("[0-9]*_*.py")}
 
 
+def in_order(names: set[str]) -> list[str]:
+    """As they apply: by number (10 after 9)."""
+    return sorted(names, key=lambda name: int(name.split("_", 1)[0]))
+
+
 def diff(tmp_path: Path, dialect: str, *extra_modules: str) -> tuple[str, set[str]]:
     """Runs aerich's diff on a copy of the migrations; returns its answer and the new files."""
     copy = tmp_path / "migrations"
@@ -177,7 +182,7 @@ def _migrate_in_child(url: str) -> subprocess.CompletedProcess:
 
 async def test_apply_migrations_migrates_the_database_it_is_given(tmp_path: Path) -> None:
     url = f"sqlite://{tmp_path / 'other.sqlite3'}"
-    files = sorted(await asyncio.to_thread(migration_files, MIGRATIONS_DIR))
+    files = in_order(await asyncio.to_thread(migration_files, MIGRATIONS_DIR))
     done = await asyncio.to_thread(_migrate_in_child, url)
     assert done.stdout.splitlines() == [repr(files), "[]"]
 
@@ -211,7 +216,7 @@ async def fresh_postgres_database() -> AsyncIterator[str]:
 async def test_two_processes_starting_together_migrate_a_new_postgres_database_once(
     fresh_postgres_database: str,
 ) -> None:
-    files = sorted(await asyncio.to_thread(migration_files, MIGRATIONS_DIR))
+    files = in_order(await asyncio.to_thread(migration_files, MIGRATIONS_DIR))
     first, second = await asyncio.gather(
         asyncio.to_thread(_migrate_in_child, fresh_postgres_database),
         asyncio.to_thread(_migrate_in_child, fresh_postgres_database),

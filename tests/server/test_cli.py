@@ -32,7 +32,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def migration_files() -> list[str]:
-    return sorted(p.name for p in (MIGRATIONS_DIR / "models").glob("[0-9]*_*.py"))
+    """In the order they apply: by number (10 after 9)."""
+    names = [p.name for p in (MIGRATIONS_DIR / "models").glob("[0-9]*_*.py")]
+    return sorted(names, key=lambda name: int(name.split("_", 1)[0]))
 
 
 def base_env(**values: str) -> dict[str, str]:

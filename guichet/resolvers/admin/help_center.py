@@ -51,6 +51,7 @@ class Stored:
     support_email: str | None = None
     time_zone: str | None = None
     agents_use_portal: bool | None = None
+    sign_up_open: bool | None = None
     csat_enabled: bool | None = None
     csat_window_days: int | None = None
     auto_close_solved_after_days: int | None = None
@@ -66,7 +67,7 @@ def _maybe_bool(value: Any) -> bool | None:
 STORED = sql.Table(
     "help_center_settings", "h", Stored,
     "help_center_name", "support_email", "time_zone",
-    ("agents_use_portal", _maybe_bool), ("csat_enabled", _maybe_bool),
+    ("agents_use_portal", _maybe_bool), ("sign_up_open", _maybe_bool), ("csat_enabled", _maybe_bool),
     "csat_window_days", "auto_close_solved_after_days", "version", ("updated_at", as_datetime),
 )  # fmt: skip
 _ROW = sql.select(STORED).where("h.id = 1")
@@ -81,6 +82,7 @@ class HelpCenter:
     support_email: str
     time_zone: str
     agents_use_portal: bool
+    sign_up_open: bool
     csat_enabled: bool
     csat_window_days: int
     auto_close_solved_after_days: int
@@ -206,6 +208,7 @@ def overlay(environment: Settings, row: Stored) -> Settings:
         help_center_name=_pick(row.help_center_name, environment.help_center_name),
         time_zone=_pick(row.time_zone, environment.time_zone),
         agents_use_portal=_pick(row.agents_use_portal, environment.agents_use_portal),
+        sign_up_open=_pick(row.sign_up_open, environment.sign_up_open),
         csat_enabled=_pick(row.csat_enabled, environment.csat_enabled),
         csat_window_days=_pick(row.csat_window_days, environment.csat_window_days),
         auto_close_solved_after_days=_pick(
@@ -240,6 +243,7 @@ def help_center_of(settings: Settings, row: Stored) -> HelpCenter:
         support_email=parseaddr(effective.mail_from)[1],
         time_zone=effective.time_zone,
         agents_use_portal=effective.agents_use_portal,
+        sign_up_open=effective.sign_up_open,
         csat_enabled=effective.csat_enabled,
         csat_window_days=effective.csat_window_days,
         auto_close_solved_after_days=effective.auto_close_solved_after_days,

@@ -48,6 +48,7 @@ class SettingsChanges:
     support_email: str | None = None
     time_zone: str | None = None
     agents_use_portal: bool | None = None
+    sign_up_open: bool | None = None
     csat_enabled: bool | None = None
     csat_window_days: int | None = None
     auto_close_solved_after_days: int | None = None
@@ -149,6 +150,7 @@ async def update_settings(context: Context, changes: SettingsChanges) -> help_ce
                 "support_email",
                 "time_zone",
                 "agents_use_portal",
+                "sign_up_open",
                 "csat_enabled",
                 "csat_window_days",
                 "auto_close_solved_after_days",

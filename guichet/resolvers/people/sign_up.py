@@ -8,7 +8,8 @@ address. The answer is the same whether the address has an account or not (an ad
 that has one is mailed so, with the way to reset its password), in about the same time.
 An address gets at most one such mail per `RESEND_AFTER`. Only the SHA-256 of a token is
 kept. Anyone may already open tickets by mail, which makes end users too: signing up
-opens nothing more than that.
+opens nothing more than that. Admins may close it (`signUpOpen`, GUICHET_SIGN_UP_OPEN):
+then only agents make accounts.
 """
 
 from __future__ import annotations
@@ -43,6 +44,18 @@ VALID_FOR = timedelta(days=1)
 
 class SignUpErrorCode(StrEnum):
     INVALID_SIGN_UP_TOKEN = "INVALID_SIGN_UP_TOKEN"
+    SIGN_UP_CLOSED = "SIGN_UP_CLOSED"
+
+
+def _refuse_when_closed(settings: Settings) -> None:
+    """Admins may close sign-up (`signUpOpen`): accounts are then made by agents only."""
+    if not settings.sign_up_open:
+        raise Refused(
+            UserError(
+                "Signing up is closed here: ask the support team for an account.",
+                SignUpErrorCode.SIGN_UP_CLOSED,
+            )
+        )
 
 
 _RECENT = sql.select("COUNT(*) AS n", from_="sign_up_request").where("email = ?", "created_at > ?")
@@ -55,8 +68,9 @@ _ASKED = sql.select("email, name", from_="sign_up_request").where("token_hash = 
 
 async def request_sign_up(settings: Settings, name: str, email: str) -> None:
     """Mail the address a link to finish signing up (or, when it has an account, say so);
-    Refused only for a missing or malformed name or address."""
+    Refused only for a missing or malformed name or address, or when sign-up is closed."""
     started = time.monotonic()
+    _refuse_when_closed(settings)
     problems = [
         text_error(name, ["input", "name"], max_length=200),
         people.email_error(email, ["input", "email"]),
@@ -147,7 +161,9 @@ async def complete_sign_up(
     settings: Settings, ttl: timedelta, token: str, password: str
 ) -> SignedIn:
     """Make the end user the token was mailed for, once, with this password; they join the
-    organization of their address's domain, and are signed in."""
+    organization of their address's domain, and are signed in. Closing sign-up voids the
+    links already mailed."""
+    _refuse_when_closed(settings)
     if not token or len(token) > 200:
         raise _invalid()
     if error := people.password_error(password, ["input", "password"]):

@@ -21,7 +21,7 @@ from tests.conftest import error_codes
 from tests.resolvers.tickets_helpers import create_ticket, make_ticket, updated
 
 FIELDS = """
-helpCenterName supportEmail timeZone agentsUsePortal csatEnabled csatWindowDays
+helpCenterName supportEmail timeZone agentsUsePortal signUpOpen csatEnabled csatWindowDays
 autoCloseSolvedAfterDays updatedAt
 """
 SETTINGS = f"{{ settings {{ {FIELDS} }} }}"
@@ -38,6 +38,7 @@ DEFAULTS = {
     "supportEmail": "no-reply@guichet.invalid",
     "timeZone": "UTC",
     "agentsUsePortal": True,
+    "signUpOpen": True,
     "csatEnabled": True,
     "csatWindowDays": 28,
     "autoCloseSolvedAfterDays": 0,

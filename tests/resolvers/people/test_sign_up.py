@@ -177,3 +177,22 @@ async def test_links_are_forgotten_a_day_after_they_expired(gql, support):
                                expires_at=old)  # fmt: skip
     await sign_up.purge_expired_sign_ups()
     assert await SignUpRequest.all().values_list("email", flat=True) == ["fresh@example.test"]
+
+
+async def test_admins_close_sign_up_and_the_links_already_mailed_stop_working(
+    gql, support, admin, mailbox, deliver
+):
+    await ask(gql, "dana@example.test")
+    token = await mailed_token(mailbox, deliver)
+    setting = "mutation($open: Boolean!) { updateSettings(input: {signUpOpen: $open}) { errors { code } } }"
+    assert (await gql(setting, {"open": False}, as_=admin))["data"]["updateSettings"][
+        "errors"
+    ] == []
+    closed = [await ask(gql, "eve@example.test"), await complete(gql, token)]
+    assert [[(e["code"], e["field"]) for e in c["errors"]] for c in closed] == [
+        [("SIGN_UP_CLOSED", None)],
+        [("SIGN_UP_CLOSED", None)],
+    ]
+    assert await deliver() == 0 and not await User.filter(email="dana@example.test").exists()
+    assert (await gql(setting, {"open": True}, as_=admin))["data"]["updateSettings"]["errors"] == []
+    assert (await complete(gql, token))["errors"] == []
