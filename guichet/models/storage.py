@@ -13,12 +13,14 @@ release removes the file only while it still carries that release's mark. The ch
 the removal are one step: the file is first renamed away (atomic), then its mark read; a
 save that comes after the rename finds no file and places its own copy; one that came
 before left its mark, and the file is put back. A file two requests saved and both gave
-back stays (disk space, never a missing file).
+back stays (disk space, never a missing file) until the worker's sweep (`stored_before`,
+`forget_abandoned_uploads`: files a day old that no attachment row refers to).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -27,6 +29,7 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -58,7 +61,11 @@ class FileStore(Protocol):
 
     async def exists(self, sha256: str) -> bool: ...
 
-    async def release(self, stored: StoredFile) -> None: ...
+    async def release(self, stored: StoredFile) -> bool: ...
+
+    def stored_before(self, moment: datetime) -> AsyncIterator[list[StoredFile]]: ...
+
+    async def forget_abandoned_uploads(self, moment: datetime) -> int: ...
 
 
 class LocalFileStore:
@@ -119,18 +126,18 @@ class LocalFileStore:
     async def exists(self, sha256: str) -> bool:
         return await asyncio.to_thread(self._path(sha256).is_file)
 
-    async def release(self, stored: StoredFile) -> None:
-        """Remove the file a save stored, unless it was saved again since (by anyone):
-        nothing when it is not stored."""
-        await asyncio.to_thread(self._release, self._path(stored.sha256), stored.mark)
+    async def release(self, stored: StoredFile) -> bool:
+        """Remove the file a save stored, unless it was saved again since (by anyone);
+        whether it was removed (False too when it is not stored)."""
+        return await asyncio.to_thread(self._release, self._path(stored.sha256), stored.mark)
 
-    def _release(self, final: Path, mark: int) -> None:
+    def _release(self, final: Path, mark: int) -> bool:
         released = self.root / "incoming" / f"{uuid.uuid4().hex}.released"
         released.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(final, released)
         except FileNotFoundError:
-            return
+            return False
         try:
             mine = released.stat().st_mtime_ns == mark
         except BaseException:
@@ -140,6 +147,53 @@ class LocalFileStore:
             released.unlink()
         else:  # saved again since: put back (over a copy saved meanwhile: the same bytes)
             os.replace(released, final)
+        return mine
+
+    async def stored_before(self, moment: datetime) -> AsyncIterator[list[StoredFile]]:
+        """The files last saved before `moment`, a batch per top-level folder (at most
+        1/256 of the store), each with its current mark: releasing one that is saved
+        again meanwhile leaves it."""
+        cutoff = int(moment.timestamp() * 1_000_000_000)
+        folders = await asyncio.to_thread(_folders, self.root)
+        for folder in folders:
+            if batch := await asyncio.to_thread(_saved_before, folder, cutoff):
+                yield batch
+
+    async def forget_abandoned_uploads(self, moment: datetime) -> int:
+        """Remove what a save left half-written before `moment` (a process killed while
+        receiving a file); how many."""
+        cutoff = moment.timestamp()
+        return await asyncio.to_thread(_remove_older, self.root / "incoming", cutoff)
+
+
+def _folders(root: Path) -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and re.fullmatch("[0-9a-f]{2}", p.name))
+
+
+def _saved_before(folder: Path, cutoff_ns: int) -> list[StoredFile]:
+    found = []
+    for path in folder.glob("*/*"):
+        if not _SHA256.match(path.name):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # released meanwhile
+            status = path.stat()
+            if status.st_mtime_ns < cutoff_ns:
+                found.append(StoredFile(path.name, status.st_size, status.st_mtime_ns))
+    return found
+
+
+def _remove_older(folder: Path, cutoff: float) -> int:
+    removed = 0
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def _new_mark() -> int:

@@ -13,6 +13,7 @@ from guichet.resolvers.admin import help_center
 from guichet.resolvers.context import Context
 from guichet.resolvers.mail import outbox, ticket_mail
 from guichet.resolvers.people import auth, password_reset, sign_up
+from guichet.resolvers.tickets import attachments
 from guichet.resolvers.work import auto_close, reminders
 from guichet.server.mailer import senders_for
 from guichet.server.settings import Settings
@@ -47,6 +48,9 @@ class Worker:
             # change at run time), each closed once whatever number of workers run.
             await auto_close.close_solved_tickets(Context(settings, None, bus))
 
+        async def sweep_orphan_files() -> None:
+            await attachments.sweep_orphans(settings)
+
         # (job, run every N ticks)
         self.jobs: list[tuple[Job, int]] = [
             (send_reminders, 1),
@@ -55,6 +59,7 @@ class Worker:
             (auth.purge_expired_sign_in_state, 300),
             (password_reset.purge_expired_resets, 300),
             (sign_up.purge_expired_sign_ups, 300),
+            (sweep_orphan_files, 3600),
             (idempotency.purge_expired, 300),
         ]
         self._task: asyncio.Task | None = None

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import os
 import random
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -134,3 +137,36 @@ def _open_files_naming(sha256: str) -> int:
         except OSError:
             continue
     return count
+
+
+def _age(path: Path, days: float) -> None:
+    moment = time.time_ns() - int(days * 86_400 * 1_000_000_000)
+    os.utime(path, ns=(moment, moment))
+
+
+async def test_the_files_saved_before_a_moment_are_listed_with_their_marks(tmp_path):
+    store = LocalFileStore(tmp_path)
+    old = await store.save(_chunks(b"old"), max_bytes=100)
+    fresh = await store.save(_chunks(b"fresh"), max_bytes=100)
+    [old_path] = [p for p in _files(tmp_path) if p.name == old.sha256]
+    _age(old_path, 2)
+    listed = [f async for batch in store.stored_before(_days_ago(1)) for f in batch]
+    assert [(f.sha256, f.size, f.mark) for f in listed] == [
+        (old.sha256, 3, old_path.stat().st_mtime_ns)
+    ]
+    assert await store.release(listed[0]) is True
+    assert [p.name for p in _files(tmp_path)] == [fresh.sha256]
+
+
+async def test_half_written_uploads_left_by_a_dead_process_are_forgotten(tmp_path):
+    store = LocalFileStore(tmp_path)
+    (tmp_path / "incoming").mkdir()
+    (tmp_path / "incoming" / "dead").write_bytes(b"half")
+    (tmp_path / "incoming" / "arriving").write_bytes(b"still coming")
+    _age(tmp_path / "incoming" / "dead", 2)
+    assert await store.forget_abandoned_uploads(_days_ago(1)) == 1
+    assert [p.name for p in _files(tmp_path)] == ["arriving"]
+
+
+def _days_ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)

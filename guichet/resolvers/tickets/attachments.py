@@ -14,7 +14,7 @@ import logging
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
@@ -248,6 +248,30 @@ async def forget_unused(settings: Settings, saved: Iterable[SavedFile | Any]) ->
                 await store.release(stored)
     except Exception:
         log.exception("could not remove unused files %s", digests)
+
+
+# Files saved longer ago than this and attached to nothing are swept (no request lasts it).
+ORPHANS_AFTER = timedelta(days=1)
+SWEEP_BATCH = 500  # digests looked up per statement
+
+
+async def sweep_orphans(settings: Settings, older_than: timedelta = ORPHANS_AFTER) -> int:
+    """The worker's sweep: remove stored files no attachment row refers to, saved more than
+    `older_than` ago (left by a process that died between saving and attaching, or given
+    back by two requests at once), and half-written uploads; how many files went. A file
+    saved again meanwhile stays (`FileStore.release`)."""
+    store, moment = file_store(settings), datetime.now(UTC) - older_than
+    removed = await store.forget_abandoned_uploads(moment)
+    async for folder in store.stored_before(moment):
+        for start in range(0, len(folder), SWEEP_BATCH):
+            batch = folder[start : start + SWEEP_BATCH]
+            kept = {r["sha256"] for r in await _REFERRED.fetch([f.sha256 for f in batch])}
+            for stored in batch:
+                if stored.sha256 not in kept and await store.release(stored):
+                    removed += 1
+    if removed:
+        log.info("swept %d stored files no attachment needs", removed)
+    return removed
 
 
 # ---------------------------------------------------------------- reading them back

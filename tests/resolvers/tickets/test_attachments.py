@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from dataclasses import replace
 
 import orjson
@@ -18,6 +20,7 @@ from guichet.resolvers.tickets.attachments import (
     safe_content_type,
     safe_filename,
     store_incoming,
+    sweep_orphans,
 )
 from tests.resolvers.attachments_helpers import (
     PNG,
@@ -250,6 +253,25 @@ async def test_forget_unused_removes_only_files_no_attachment_refers_to(
     assert len(stored_files(storage_dir)) == 2
     await forget_unused(settings, saved)
     assert [p.name for p in stored_files(storage_dir)] == [hashlib.sha256(PNG).hexdigest()]
+
+
+async def test_the_worker_sweeps_old_files_no_attachment_needs(app, gql, end_user, storage_dir):
+    """Left by a process that died between saving and attaching: swept after a day; a
+    file a ticket has, and one saved within the day, stay."""
+    settings = app.state.settings
+    await ticket_with_files(gql, end_user, [("a.png", PNG, "image/png")])
+    await store_incoming(
+        settings, [IncomingFile("lost.txt", "text/plain", chunks(b"lost"))], ["attachments"]
+    )
+    two_days_ago = time.time_ns() - 2 * 86_400 * 1_000_000_000
+    for path in stored_files(storage_dir):
+        os.utime(path, ns=(two_days_ago, two_days_ago))
+    await store_incoming(
+        settings, [IncomingFile("new.txt", "text/plain", chunks(b"new"))], ["attachments"]
+    )
+    assert await sweep_orphans(settings) == 1
+    left = {p.name for p in stored_files(storage_dir)}
+    assert left == {hashlib.sha256(PNG).hexdigest(), hashlib.sha256(b"new").hexdigest()}
 
 
 async def test_a_failed_request_leaves_the_file_another_request_is_about_to_attach(
