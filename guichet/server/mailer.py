@@ -15,7 +15,8 @@ from guichet.resolvers.mail.outbox import Outgoing, Sender, log_only
 from guichet.server.settings import Settings
 
 SENDER_ADDRESS = "Guichet <no-reply@guichet.invalid>"
-# Headers a queued mail may carry besides From and Message-ID (never the outbox's CHECK).
+# Headers a queued mail may carry besides From and Message-ID (never the outbox's CHECK or
+# SECRET: they stay home).
 THREAD_HEADERS = ("Reply-To", "In-Reply-To", "References", "Auto-Submitted")
 
 

@@ -116,9 +116,11 @@ async def queue_mail(
     comment_pk: int | None = None,
     send_at: datetime | None = None,
     check: str | None = None,
+    secret: bool = False,
     extra: Sequence[tuple[str, str]] = (),
 ) -> Queued:
-    """Queue one mail and log it, in the caller's transaction."""
+    """Queue one mail and log it, in the caller's transaction. `secret`: the body is a key
+    (a single-use link), removed from the outbox once the mail settles."""
     message_id = new_message_id(settings, ticket_number)
     from_header = sender(settings, from_name)
     headers = {"From": from_header, "Message-ID": message_id}
@@ -131,6 +133,8 @@ async def queue_mail(
     headers["Auto-Submitted"] = "auto-generated"
     if check:
         headers[outbox.CHECK] = check
+    if secret:
+        headers[outbox.SECRET] = "1"
     headers.update(extra)
     subject = " ".join(subject.split())
     outbox_id = await outbox.enqueue_email(to, subject, body, headers=headers, send_at=send_at)

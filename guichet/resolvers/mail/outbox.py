@@ -16,7 +16,8 @@ Reply-To, Message-ID chosen at enqueue time, threading) and is in the mail log
 (`mail_message`, by `outbox_id`), whose status follows the row's when it settles. A
 message may also carry a check (`CHECK` in its headers: a kind and an argument) that the
 worker runs just before sending: a delayed survey is dropped when its ticket was reopened
-or rated meanwhile.
+or rated meanwhile. A message marked `SECRET` (a password-reset or sign-up link) loses its
+body once it settles, sent or given up: the database keeps no usable link.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ Sender = Callable[[Outgoing], Awaitable[None]]
 Check = Callable[[str], Awaitable[str | None]]
 # The key of the headers that holds a message's check, "kind:argument" (never sent).
 CHECK = "X-Guichet-Check"
+# Marks a message whose body is a key (a single-use link): the body goes once it settles.
+SECRET = "X-Guichet-Secret"
+SCRUBBED = "(Removed once settled: this mail held a single-use link.)"
 
 
 async def enqueue_email(
@@ -114,6 +118,7 @@ _RETRY_LATER = sql.statement(
 _SETTLE = sql.statement(
     "UPDATE outbox_message SET status = ?, sent_at = ?, claimed_until = NULL, last_error = ?"
 ).where("id = ?")
+_SCRUB = sql.statement("UPDATE outbox_message SET body = ?").where("id = ?")
 # The mail log follows (MailStatus has the outbox's final statuses by the same names).
 _SETTLE_LOG = sql.statement("UPDATE mail_message SET status = ?, reason = ?").where(
     "outbox_id = ?", "direction = 'OUTBOUND'"
@@ -175,6 +180,8 @@ async def _record(
             await _SETTLE_LOG.execute(
                 logged_as or status.value, error[:500] if error else None, message.id
             )
+            if message.headers.get(SECRET):
+                await _SCRUB.execute(SCRUBBED, message.id)
 
 
 async def _unwanted(message: Outgoing, checks: Mapping[str, Check]) -> str | None:

@@ -85,6 +85,7 @@ async def request_password_reset(settings: Settings, email: str) -> None:
                 settings,
                 to=user.email,
                 subject="Reset your password",
+                secret=True,
                 body=(
                     f"Hello {user.name},\n\nSomeone (we hope you) asked to reset the password "
                     f"of your account. Choose a new one here, within the hour:\n\n{link}\n\n"

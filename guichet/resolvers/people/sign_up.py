@@ -112,6 +112,7 @@ async def _mail_link(settings: Settings, name: str, address: str, token: str) ->
         settings,
         to=address,
         subject="Finish signing up",
+        secret=True,
         body=(
             f"Hello {name},\n\nSomeone (we hope you) asked for an account with this address. "
             f"Choose your password here, within a day, and it is made:\n\n{link}\n\n"

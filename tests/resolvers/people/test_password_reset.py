@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from guichet.models.auth import PasswordReset
 from guichet.models.mail import MailStatus
 from guichet.models.outbox import OutboxMessage
+from guichet.resolvers.mail import outbox
 from guichet.resolvers.people import password_reset
 from tests.conftest import PASSWORD, error_codes
 from tests.resolvers.outbound_helpers import links, logged
@@ -141,3 +142,15 @@ async def test_expired_links_are_purged(gql, end_user):
     await PasswordReset.all().update(expires_at=datetime.now(UTC) - timedelta(days=2))
     await password_reset.purge_expired_resets()
     assert await PasswordReset.all().count() == 0
+
+
+async def test_the_outbox_keeps_no_usable_link_once_the_mail_is_sent(
+    gql, support, end_user, mailbox, deliver
+):
+    await ask(gql, end_user.email)
+    queued = await OutboxMessage.get()
+    assert "reset-password?token=" in queued.body  # until it is sent
+    token = await mailed_token(mailbox, deliver)
+    assert (await OutboxMessage.get(id=queued.id)).body == outbox.SCRUBBED
+    assert outbox.SECRET not in mailbox.messages[-1]  # the mark stays home
+    assert (await reset(gql, token))["errors"] == []  # the mailed link still works

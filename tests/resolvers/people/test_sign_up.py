@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from guichet.models.auth import SignUpRequest
+from guichet.models.outbox import OutboxMessage
 from guichet.models.people import OrganizationDomain, OrganizationMember, Role, User
+from guichet.resolvers.mail import outbox
 from guichet.resolvers.people import sign_up
 from guichet.resolvers.people.password_reset import token_hash
 from tests.resolvers.outbound_helpers import links
@@ -195,4 +197,13 @@ async def test_admins_close_sign_up_and_the_links_already_mailed_stop_working(
     ]
     assert await deliver() == 0 and not await User.filter(email="dana@example.test").exists()
     assert (await gql(setting, {"open": True}, as_=admin))["data"]["updateSettings"]["errors"] == []
+    assert (await complete(gql, token))["errors"] == []
+
+
+async def test_the_outbox_keeps_no_usable_sign_up_link_once_the_mail_is_sent(
+    gql, support, mailbox, deliver
+):
+    await ask(gql, "dana@example.test")
+    token = await mailed_token(mailbox, deliver)
+    assert (await OutboxMessage.get()).body == outbox.SCRUBBED
     assert (await complete(gql, token))["errors"] == []
