@@ -91,7 +91,7 @@ async def request_sign_up(settings: Settings, name: str, email: str) -> None:
                 name=name.strip(),
                 expires_at=now + VALID_FOR,
             )
-            await _mail_link(settings, name.strip(), address, token)
+            await _mail_link(settings, address, token)
         elif user.active:  # a deactivated account is told nothing
             await SignUpRequest.create(
                 token_hash=token_hash(token),
@@ -106,7 +106,9 @@ async def request_sign_up(settings: Settings, name: str, email: str) -> None:
         await asyncio.sleep(left)
 
 
-async def _mail_link(settings: Settings, name: str, address: str, token: str) -> None:
+async def _mail_link(settings: Settings, address: str, token: str) -> None:
+    # The name typed is not in the mail: whoever signs up someone else's address would
+    # otherwise write to them in the help desk's name.
     link = settings.sign_up_link.format(token=token)
     await queue_mail(
         settings,
@@ -114,7 +116,7 @@ async def _mail_link(settings: Settings, name: str, address: str, token: str) ->
         subject="Finish signing up",
         secret=True,
         body=(
-            f"Hello {name},\n\nSomeone (we hope you) asked for an account with this address. "
+            "Hello,\n\nSomeone (we hope you) asked for an account with this address. "
             f"Choose your password here, within a day, and it is made:\n\n{link}\n\n"
             "The link works once. If you did not ask, ignore this mail: no account is made.\n"
         ),

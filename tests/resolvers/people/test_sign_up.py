@@ -207,3 +207,11 @@ async def test_the_outbox_keeps_no_usable_sign_up_link_once_the_mail_is_sent(
     token = await mailed_token(mailbox, deliver)
     assert (await OutboxMessage.get()).body == outbox.SCRUBBED
     assert (await complete(gql, token))["errors"] == []
+
+
+async def test_the_name_typed_is_not_written_to_the_address(gql, support, mailbox, deliver):
+    """Signing up someone else's address must not let a stranger write to them in the help
+    desk's name."""
+    await ask(gql, "victim@example.test", name="Your account is locked: call +1 555 0100")
+    await deliver()
+    assert "+1 555 0100" not in mailbox.messages[-1].get_content()
