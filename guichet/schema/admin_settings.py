@@ -96,14 +96,7 @@ class AdminSettingsMutation:
         self, info: strawberry.Info, input: UpdateSettingsInput
     ) -> SettingsPayload:
         changes = help_center_changes.SettingsChanges(
-            help_center_name=input.help_center_name,
-            support_email=input.support_email,
-            time_zone=input.time_zone,
-            agents_use_portal=input.agents_use_portal,
-            sign_up_open=input.sign_up_open,
-            csat_enabled=input.csat_enabled,
-            csat_window_days=input.csat_window_days,
-            auto_close_solved_after_days=input.auto_close_solved_after_days,
+            **{name: getattr(input, name) for name in help_center_changes.SETTINGS}
         )
         settings = await help_center_changes.update_settings(info.context, changes)
         return SettingsPayload(settings=settings)  # type: ignore[arg-type]

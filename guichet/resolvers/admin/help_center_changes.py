@@ -54,6 +54,9 @@ class SettingsChanges:
     auto_close_solved_after_days: int | None = None
 
 
+# Every setting admins change, by its Python name.
+SETTINGS = tuple(f.name for f in fields(SettingsChanges))
+
 # Python name -> the input's field name, for error paths.
 _INPUT = {
     "help_center_name": "helpCenterName",
@@ -145,16 +148,7 @@ async def update_settings(context: Context, changes: SettingsChanges) -> help_ce
         after = help_center.help_center_of(environment, after_row)
         changed = {
             name: [getattr(before, name), getattr(after, name)]
-            for name in (
-                "help_center_name",
-                "support_email",
-                "time_zone",
-                "agents_use_portal",
-                "sign_up_open",
-                "csat_enabled",
-                "csat_window_days",
-                "auto_close_solved_after_days",
-            )
+            for name in SETTINGS
             if getattr(before, name) != getattr(after, name)
         }
         await audit(viewer, "settings.updated", target_type=None, target_id=None, changes=changed)

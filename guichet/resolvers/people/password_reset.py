@@ -96,7 +96,12 @@ async def request_password_reset(settings: Settings, email: str) -> None:
             log.info("password reset mailed")
         else:
             log.info("password reset asked: nothing mailed")
-    # What was done or not must not show in how long the answer took.
+    await answer_no_sooner(started)
+
+
+async def answer_no_sooner(started: float) -> None:
+    """What was done or not must not show in how long the answer took: wait until
+    ANSWER_FLOOR_SECONDS after `started` (time.monotonic())."""
     if (left := ANSWER_FLOOR_SECONDS - (time.monotonic() - started)) > 0:
         await asyncio.sleep(left)
 

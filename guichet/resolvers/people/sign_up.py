@@ -14,7 +14,6 @@ then only agents make accounts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import time
@@ -32,7 +31,7 @@ from guichet.resolvers.errors import Refused, UserError, text_error
 from guichet.resolvers.mail.outbound import queue_mail
 from guichet.resolvers.people import organization_domains, people
 from guichet.resolvers.people.auth import SignedIn, hash_password, issue_token
-from guichet.resolvers.people.password_reset import ANSWER_FLOOR_SECONDS, RESEND_AFTER, token_hash
+from guichet.resolvers.people.password_reset import RESEND_AFTER, answer_no_sooner, token_hash
 
 if TYPE_CHECKING:
     from guichet.server.settings import Settings
@@ -101,9 +100,7 @@ async def request_sign_up(settings: Settings, name: str, email: str) -> None:
                 used_at=now,
             )
             await _mail_account_exists(settings, user)
-    # What was done or not must not show in how long the answer took.
-    if (left := ANSWER_FLOOR_SECONDS - (time.monotonic() - started)) > 0:
-        await asyncio.sleep(left)
+    await answer_no_sooner(started)
 
 
 async def _mail_link(settings: Settings, address: str, token: str) -> None:
